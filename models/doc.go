@@ -1,0 +1,18 @@
+// Package models is the zoo of image classifiers ebyd trains and defends,
+// each with the exact parameter names of its PyTorch reference definition so
+// that state_dicts move between ebyd and PyTorch unchanged.
+//
+//	mnistnet        the PyTorch examples MNIST net (conv1, conv2, fc1, fc2)
+//	resnet18        CIFAR ResNet-18 of kuangliu/pytorch-cifar, EBYD and RNP
+//	preactresnet18  BackdoorBench's PreActResNet-18 (with the final bn)
+//	vgg16           kuangliu's VGG16 with BatchNorm (features.N, classifier)
+//	mobilenetv2     kuangliu's CIFAR MobileNetV2
+//
+// Input channels, classes, input size and a width (the first layer's channel
+// count; every other width scales with it) are parameters, so the same code
+// serves MNIST and CIFAR, and the parity tests use narrow copies of each net.
+// Networks end in global average pooling where the references use a fixed
+// 4×4 average pool; both are equal at the reference input size (32×32), and
+// global pooling also serves other sizes. Outputs are logits: the MNIST
+// example's log_softmax is left to the loss, which does not change argmax.
+package models

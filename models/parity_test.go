@@ -1,0 +1,189 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ag "ebyd/autograd"
+	"ebyd/checkpoint"
+	"ebyd/nn"
+	"ebyd/tensor"
+)
+
+// fixture is one PyTorch parity file written by tools/parity/gen.py.
+type fixture struct {
+	sd   *checkpoint.StateDict
+	meta map[string]string
+}
+
+func loadFixture(t *testing.T, name string) fixture {
+	t.Helper()
+	sd, meta, err := checkpoint.ReadSafetensors(filepath.Join("testdata", "parity_"+name+".safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fixture{sd, meta}
+}
+
+func (f fixture) get(t *testing.T, key string) *tensor.Tensor {
+	t.Helper()
+	v, ok := f.sd.Get(key)
+	if !ok {
+		t.Fatalf("fixture has no %q", key)
+	}
+	return v
+}
+
+func (f fixture) prefixed(prefix string) map[string]*tensor.Tensor {
+	out := map[string]*tensor.Tensor{}
+	for _, n := range f.sd.Names() {
+		if strings.HasPrefix(n, prefix) {
+			v, _ := f.sd.Get(n)
+			out[strings.TrimPrefix(n, prefix)] = v
+		}
+	}
+	return out
+}
+
+func (f fixture) labels(t *testing.T) []int {
+	l := f.get(t, "labels")
+	out := make([]int, l.Len())
+	for i, v := range l.Data {
+		out[i] = int(v)
+	}
+	return out
+}
+
+// closeTo compares with a tolerance of tol relative to the largest magnitude
+// of the reference tensor (so near-zero elements of a tensor are not held to
+// a relative bound float32 cannot meet), and at least floor absolute (for
+// tensors that are zero up to rounding, such as the bias of a convolution
+// followed by training-mode BatchNorm).
+func closeTo(t *testing.T, what string, got, want *tensor.Tensor, tol, floor float64) {
+	t.Helper()
+	if !tensor.SameShape(got.Shape, want.Shape) && got.Len() != want.Len() {
+		t.Fatalf("%s: shape %v, PyTorch %v", what, got.Shape, want.Shape)
+	}
+	var scale float64
+	for _, v := range want.Data {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	bound := math.Max(tol*scale, floor)
+	for i := range want.Data {
+		if d := math.Abs(float64(got.Data[i] - want.Data[i])); d > bound || math.IsNaN(float64(got.Data[i])) {
+			t.Fatalf("%s[%d]: got %g, PyTorch %g (|diff| %.3g > %.3g)", what, i, got.Data[i], want.Data[i], d, bound)
+		}
+	}
+}
+
+var parityModels = []struct {
+	name string
+	cfg  Config
+}{
+	{"mnistnet", Config{InChannels: 1, NumClasses: 10, InputSize: 28, Width: 4}},
+	{"resnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
+	{"preactresnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
+	{"vgg16", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
+	{"mobilenetv2", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
+}
+
+// TestPyTorchParity checks logits, loss, parameter and input gradients, and
+// BatchNorm running statistics of every model against PyTorch 1.13, in
+// training and evaluation mode.
+func TestPyTorchParity(t *testing.T) {
+	const tol = 1e-4
+	for _, pm := range parityModels {
+		for _, mode := range []string{"train", "eval"} {
+			t.Run(pm.name+"/"+mode, func(t *testing.T) {
+				f := loadFixture(t, pm.name)
+				m, err := New(pm.name, pm.cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := nn.LoadStateDict(m, f.prefixed("param.")); err != nil {
+					t.Fatal(err)
+				}
+				nn.SetTraining(m, mode == "train")
+				nn.Walk(m, func(_ string, sub nn.Module) {
+					if d, ok := sub.(*nn.Dropout); ok {
+						d.P = 0 // the fixture's train mode runs without dropout
+					}
+				})
+				// Gradients that are zero up to rounding are held to 1e-5 of the
+				// largest gradient of the model.
+				var gmax float64
+				for _, g := range f.prefixed(mode + ".grad.") {
+					for _, v := range g.Data {
+						gmax = math.Max(gmax, math.Abs(float64(v)))
+					}
+				}
+				floor := 1e-5 * gmax
+				x := ag.NewVar(f.get(t, "input").Clone(), true)
+				logits := m.Forward(x)
+				closeTo(t, mode+".logits", logits.Value, f.get(t, mode+".logits"), tol, floor)
+				loss := ag.CrossEntropy(logits, f.labels(t))
+				closeTo(t, mode+".loss", loss.Value, f.get(t, mode+".loss"), tol, floor)
+				ag.Backward(loss)
+				closeTo(t, mode+".grad.input", x.Grad, f.get(t, mode+".grad.input"), tol, floor)
+				for _, p := range nn.Params(m) {
+					closeTo(t, mode+".grad."+p.Name, p.Grad, f.get(t, mode+".grad."+p.Name), tol, floor)
+				}
+				if mode == "train" {
+					for name, want := range f.prefixed("train.buffer.") {
+						got, ok := stateTensor(m, name)
+						if !ok {
+							t.Fatalf("model has no buffer %s", name)
+						}
+						closeTo(t, "buffer "+name, got, want, tol, floor)
+					}
+				}
+			})
+		}
+	}
+}
+
+func stateTensor(m nn.Module, name string) (*tensor.Tensor, bool) {
+	for _, e := range nn.StateDict(m) {
+		if e.Name == name {
+			return e.Tensor, true
+		}
+	}
+	return nil, false
+}
+
+// TestStateDictNamesMatchPyTorch checks the full-width models have exactly the
+// PyTorch key sets (the fixtures hold the same names at reduced width).
+func TestStateDictNamesMatchPyTorch(t *testing.T) {
+	for _, pm := range parityModels {
+		f := loadFixture(t, pm.name)
+		want := f.prefixed("param.")
+		cfg := pm.cfg
+		cfg.Width = 0
+		m, err := New(pm.name, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := nn.StateDict(m)
+		if len(got) != len(want) {
+			t.Errorf("%s: %d state entries, PyTorch %d", pm.name, len(got), len(want))
+		}
+		for _, e := range got {
+			if _, ok := want[e.Name]; !ok {
+				t.Errorf("%s: entry %s not in PyTorch's state_dict", pm.name, e.Name)
+			}
+		}
+	}
+}
+
+func ExampleNew() {
+	m, _ := New("resnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32})
+	var n int
+	for _, p := range nn.Params(m) {
+		n += p.Value.Len()
+	}
+	fmt.Println(n, len(nn.StateDict(m)))
+	// Output: 11173962 122
+}

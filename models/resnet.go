@@ -1,0 +1,155 @@
+package models
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	ag "ebyd/autograd"
+	"ebyd/nn"
+)
+
+// ResNet18 is the CIFAR ResNet-18: a 3×3 stem without max pooling, four
+// stages of two BasicBlocks, global average pooling and a linear head.
+type ResNet18 struct {
+	nn.Base
+	Conv1  *nn.Conv2d
+	BN1    *nn.BatchNorm2d
+	Layers [4]*nn.Sequential
+	Linear *nn.Linear
+}
+
+// BasicBlock is conv-BN-ReLU-conv-BN plus a shortcut, then ReLU.
+type BasicBlock struct {
+	nn.Base
+	Conv1, Conv2 *nn.Conv2d
+	BN1, BN2     *nn.BatchNorm2d
+	Shortcut     *nn.Sequential // empty: identity
+}
+
+func init() {
+	register(Spec{Name: "resnet18", DefaultWidth: 64, Sizes: atLeast(8), build: newResNet18})
+}
+
+func conv3(in, out, stride int, r *rand.Rand) *nn.Conv2d {
+	return nn.NewConv2d(in, out, 3, ag.ConvOpts{Stride: stride, Padding: 1}, false, r)
+}
+
+func newResNet18(c Config, r *rand.Rand) nn.Module {
+	w := c.Width
+	m := &ResNet18{}
+	m.Conv1 = nn.AddChild(&m.Base, "conv1", conv3(c.InChannels, w, 1, r))
+	m.BN1 = nn.AddChild(&m.Base, "bn1", nn.NewBatchNorm2d(w))
+	in := w
+	for s := 0; s < 4; s++ {
+		planes, stride := w<<s, min(s, 1)+1
+		seq := &nn.Sequential{}
+		for i := 0; i < 2; i++ {
+			if i == 1 {
+				stride = 1
+			}
+			b := &BasicBlock{}
+			b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
+			b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(planes))
+			b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
+			b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
+			b.Shortcut = nn.AddChild(&b.Base, "shortcut", &nn.Sequential{})
+			if stride != 1 || in != planes {
+				b.Shortcut.Append(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r))
+				b.Shortcut.Append(nn.NewBatchNorm2d(planes))
+			}
+			seq.Append(b)
+			in = planes
+		}
+		m.Layers[s] = nn.AddChild(&m.Base, fmt.Sprintf("layer%d", s+1), seq)
+	}
+	m.Linear = nn.AddChild(&m.Base, "linear", nn.NewLinear(in, c.NumClasses, true, r))
+	return m
+}
+
+func (b *BasicBlock) Forward(x *ag.Var) *ag.Var {
+	out := ag.ReLU(b.BN1.Forward(b.Conv1.Forward(x)))
+	out = b.BN2.Forward(b.Conv2.Forward(out))
+	return b.Out(ag.ReLU(ag.Add(out, b.Shortcut.Forward(x))))
+}
+
+func (m *ResNet18) Forward(x *ag.Var) *ag.Var {
+	out := ag.ReLU(m.BN1.Forward(m.Conv1.Forward(x)))
+	for _, l := range m.Layers {
+		out = l.Forward(out)
+	}
+	return m.Out(m.Linear.Forward(ag.Flatten(ag.GlobalAvgPool2d(out))))
+}
+
+// PreActResNet18 is BackdoorBench's pre-activation ResNet-18: BN-ReLU before
+// each convolution, a final BN-ReLU, global average pooling, linear head.
+type PreActResNet18 struct {
+	nn.Base
+	Conv1  *nn.Conv2d
+	Layers [4]*nn.Sequential
+	BN     *nn.BatchNorm2d
+	Linear *nn.Linear
+}
+
+// PreActBlock is BN-ReLU-conv-BN-ReLU-conv plus a shortcut taken after the
+// first BN-ReLU when it is a projection, from the raw input otherwise.
+type PreActBlock struct {
+	nn.Base
+	BN1, BN2     *nn.BatchNorm2d
+	Conv1, Conv2 *nn.Conv2d
+	Shortcut     *nn.Sequential // nil: identity
+}
+
+func init() {
+	register(Spec{Name: "preactresnet18", DefaultWidth: 64, Sizes: atLeast(8), build: newPreActResNet18})
+}
+
+func newPreActResNet18(c Config, r *rand.Rand) nn.Module {
+	w := c.Width
+	m := &PreActResNet18{}
+	m.Conv1 = nn.AddChild(&m.Base, "conv1", conv3(c.InChannels, w, 1, r))
+	in := w
+	for s := 0; s < 4; s++ {
+		planes, stride := w<<s, min(s, 1)+1
+		seq := &nn.Sequential{}
+		for i := 0; i < 2; i++ {
+			if i == 1 {
+				stride = 1
+			}
+			b := &PreActBlock{}
+			b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(in))
+			b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
+			b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
+			b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
+			if stride != 1 || in != planes {
+				b.Shortcut = nn.AddChild(&b.Base, "shortcut",
+					nn.NewSequential(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r)))
+			}
+			seq.Append(b)
+			in = planes
+		}
+		m.Layers[s] = nn.AddChild(&m.Base, fmt.Sprintf("layer%d", s+1), seq)
+	}
+	m.BN = nn.AddChild(&m.Base, "bn", nn.NewBatchNorm2d(in))
+	m.Linear = nn.AddChild(&m.Base, "linear", nn.NewLinear(in, c.NumClasses, true, r))
+	return m
+}
+
+func (b *PreActBlock) Forward(x *ag.Var) *ag.Var {
+	out := ag.ReLU(b.BN1.Forward(x))
+	sc := x
+	if b.Shortcut != nil {
+		sc = b.Shortcut.Forward(out)
+	}
+	out = b.Conv1.Forward(out)
+	out = b.Conv2.Forward(ag.ReLU(b.BN2.Forward(out)))
+	return b.Out(ag.Add(out, sc))
+}
+
+func (m *PreActResNet18) Forward(x *ag.Var) *ag.Var {
+	out := m.Conv1.Forward(x)
+	for _, l := range m.Layers {
+		out = l.Forward(out)
+	}
+	out = ag.ReLU(m.BN.Forward(out))
+	return m.Out(m.Linear.Forward(ag.Flatten(ag.GlobalAvgPool2d(out))))
+}
