@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"ebyd/tensor"
 	"fmt"
 	"testing"
 )
@@ -52,3 +53,5 @@ func TestConv2dValues(t *testing.T) {
 		}
 	}
 }
+
+func tensorOf(d []float32, shape ...int) *tensor.Tensor { return tensor.FromData(d, shape...) }

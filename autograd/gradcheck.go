@@ -13,7 +13,7 @@ import (
 // deterministic. The scalar differentiated is Σ f(inputs)·w for a fixed random
 // w, so every output element is exercised. It returns an error naming the
 // first input and element whose gradients differ by more than tol relative to
-// max(1, |numeric|).
+// max(0.1, |numeric|), or whose numeric gradient is not finite.
 func CheckGrad(f func() *Var, inputs []*Var, eps, tol float64) error {
 	out := f()
 	r := rand.New(rand.NewPCG(7, 11))
@@ -42,15 +42,20 @@ func CheckGrad(f func() *Var, inputs []*Var, eps, tol float64) error {
 		analytic := in.Grad.Clone()
 		for i := range in.Value.Data {
 			orig := in.Value.Data[i]
-			in.Value.Data[i] = orig + float32(eps)
+			hi, lo := orig+float32(eps), orig-float32(eps)
 			var plus, minus float64
+			in.Value.Data[i] = hi
 			NoGrad(func() { plus = scalar(f()) })
-			in.Value.Data[i] = orig - float32(eps)
+			in.Value.Data[i] = lo
 			NoGrad(func() { minus = scalar(f()) })
 			in.Value.Data[i] = orig
-			num := (plus - minus) / (2 * eps)
+			// Divide by the step float32 really took, not the nominal one.
+			num := (plus - minus) / (float64(hi) - float64(lo))
 			got := float64(analytic.Data[i])
-			if math.Abs(got-num) > tol*math.Max(1, math.Abs(num)) || math.IsNaN(got) {
+			if math.IsNaN(num) || math.IsInf(num, 0) {
+				return fmt.Errorf("input %d (shape %v) element %d: numeric gradient %v: choose inputs where f is smooth", k, in.Value.Shape, i, num)
+			}
+			if math.Abs(got-num) > tol*math.Max(0.1, math.Abs(num)) || math.IsNaN(got) {
 				return fmt.Errorf("input %d (shape %v) element %d: analytic %.6g, numeric %.6g", k, in.Value.Shape, i, got, num)
 			}
 		}

@@ -82,6 +82,9 @@ func (v *Var) accumulate(g []float32) {
 }
 
 func addTo(dst, src []float32) {
+	if len(src) == 0 {
+		return
+	}
 	_ = dst[len(src)-1]
 	for i, s := range src {
 		dst[i] += s
@@ -159,6 +162,9 @@ func BackwardWith(out *Var, grad *tensor.Tensor) {
 			continue
 		}
 		if v.Grad != nil {
+			if v.backward == nil {
+				panic("autograd: Backward through a graph already released by an earlier Backward: recompute the forward pass")
+			}
 			v.backward()
 		}
 		// Release the graph and the intermediate gradient as we go: they are
