@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"ebyd/internal/blas"
+	"ebyd/internal/dnnl"
 	"ebyd/tensor"
 )
 
@@ -48,6 +49,9 @@ func Conv2d(x, w, b *Var, o ConvOpts) *Var {
 	}
 	c := conv{g: g, n: n, cin: cin, cout: cout, groups: groups}
 	y := tensor.New(n, cout, g.OH, g.OW)
+	if UseDNNL {
+		return c.viaDNNL(x, w, b, y)
+	}
 	c.forward(x.Value.Data, w.Value.Data, y.Data)
 	if b != nil {
 		addBias(y.Data, b.Value.Data, n, cout, g.OH*g.OW)
@@ -55,6 +59,52 @@ func Conv2d(x, w, b *Var, o ConvOpts) *Var {
 	return result(y, func(out *Var) {
 		c.backward(x, w, b, out.Grad.Data)
 	}, x, w, b)
+}
+
+// UseDNNL routes convolutions through oneDNN when it is built in (see package
+// internal/dnnl); set it to false to use the engine's im2col + SGEMM route.
+var UseDNNL = dnnl.Available
+
+func (c *conv) shape(bias bool) dnnl.Shape {
+	return dnnl.Shape{N: c.n, Cin: c.cin, H: c.g.H, W: c.g.W, Cout: c.cout, KH: c.g.KH, KW: c.g.KW,
+		Stride: c.g.SH, Pad: c.g.PH, Groups: c.groups, OH: c.g.OH, OW: c.g.OW, Bias: bias}
+}
+
+func (c *conv) viaDNNL(x, w, b *Var, y *tensor.Tensor) *Var {
+	s := c.shape(b != nil)
+	var bd []float32
+	if b != nil {
+		bd = b.Value.Data
+	}
+	must(dnnl.Forward(s, x.Value.Data, w.Value.Data, bd, y.Data))
+	return result(y, func(out *Var) {
+		dy := out.Grad.Data
+		if x.requiresGrad {
+			dx := make([]float32, len(x.Value.Data))
+			must(dnnl.BackwardData(s, dy, w.Value.Data, dx))
+			x.accumulate(dx)
+		}
+		if w.requiresGrad {
+			dw := make([]float32, len(w.Value.Data))
+			var db []float32
+			if b != nil {
+				db = make([]float32, c.cout)
+			}
+			must(dnnl.BackwardWeights(s, x.Value.Data, dy, dw, db))
+			w.accumulate(dw)
+			if b != nil && b.requiresGrad {
+				b.accumulate(db)
+			}
+		} else if b != nil && b.requiresGrad {
+			b.accumulate(biasGrad(dy, c.n, c.cout, c.ohw()))
+		}
+	}, x, w, b)
+}
+
+func must(err error) {
+	if err != nil {
+		panic("autograd: Conv2d: " + err.Error())
+	}
 }
 
 type conv struct {
@@ -106,10 +156,12 @@ func (c *conv) forward(x, w, y []float32) {
 	k, ohw, cg := c.k(), c.ohw(), c.coutG()
 	tensor.Parallel(c.n, func(_, lo, hi int) {
 		nb := c.block(hi - lo)
-		col := make([]float32, k*nb*ohw)
+		col := tensor.GetScratch(k * nb * ohw)
+		defer tensor.PutScratch(col)
 		var tmp []float32
 		if nb > 1 {
-			tmp = make([]float32, cg*nb*ohw)
+			tmp = tensor.GetScratch(cg * nb * ohw)
+			defer tensor.PutScratch(tmp)
 		}
 		for b0 := lo; b0 < hi; b0 += nb {
 			m := min(nb, hi-b0)
@@ -146,17 +198,21 @@ func (c *conv) backward(x, w, b *Var, dy []float32) {
 	}
 	tensor.Parallel(c.n, func(worker, lo, hi int) {
 		nb := c.block(hi - lo)
-		col := make([]float32, k*nb*ohw)
+		col := tensor.GetScratch(k * nb * ohw)
+		defer tensor.PutScratch(col)
 		var dyb, dcol []float32
 		if nb > 1 {
-			dyb = make([]float32, cg*nb*ohw)
+			dyb = tensor.GetScratch(cg * nb * ohw)
+			defer tensor.PutScratch(dyb)
 		}
 		if dx != nil {
-			dcol = make([]float32, k*nb*ohw)
+			dcol = tensor.GetScratch(k * nb * ohw)
+			defer tensor.PutScratch(dcol)
 		}
 		var dw []float32
 		if dws != nil {
-			dw = make([]float32, len(wd))
+			dw = tensor.GetScratch(len(wd))
+			clear(dw)
 			dws[worker] = dw
 		}
 		hw := c.g.H * c.g.W
@@ -196,11 +252,12 @@ func (c *conv) backward(x, w, b *Var, dy []float32) {
 		}
 	})
 	if dws != nil {
-		dw := dws[0]
-		for _, p := range dws[1:] {
+		// Partial sums are added in worker order: reproducible bit for bit.
+		dw := w.gradBuf().Data
+		for _, p := range dws {
 			addTo(dw, p)
+			tensor.PutScratch(p)
 		}
-		w.accumulate(dw)
 	}
 	if b != nil && b.requiresGrad {
 		b.accumulate(biasGrad(dy, c.n, c.cout, ohw))

@@ -1,12 +1,24 @@
 package autograd
 
 import (
+	"ebyd/internal/dnnl"
 	"ebyd/tensor"
 	"fmt"
 	"testing"
 )
 
 func TestConv2dGrad(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		if on && !dnnl.Available {
+			continue
+		}
+		UseDNNL = on
+		t.Run(fmt.Sprintf("dnnl=%v", on), testConv2dGrad)
+	}
+	UseDNNL = dnnl.Available
+}
+
+func testConv2dGrad(t *testing.T) {
 	cases := []struct {
 		n, cin, h, w, cout, k int
 		o                     ConvOpts

@@ -26,6 +26,10 @@ func MaxPool2d(x *Var, kernel, stride, padding int) *Var {
 	y := tensor.New(xs[0], xs[1], g.OH, g.OW)
 	arg := make([]int32, planes*ohw) // index of the winner inside its plane
 	tensor.Parallel(planes, func(_, lo, hi int) {
+		if kernel == 2 && stride == 2 && padding == 0 {
+			maxPool2x2(xd, y.Data, arg, lo, hi, g)
+			return
+		}
 		for p := lo; p < hi; p++ {
 			src := xd[p*hw : (p+1)*hw]
 			for oh := 0; oh < g.OH; oh++ {
@@ -65,4 +69,34 @@ func MaxPool2d(x *Var, kernel, stride, padding int) *Var {
 		})
 		x.accumulate(dx)
 	}, x)
+}
+
+// maxPool2x2 is the common 2×2, stride-2 case without padding, unrolled.
+// Ties and NaN follow the general loop: the first maximum in row-major window
+// order wins, and NaN wins.
+func maxPool2x2(xd, yd []float32, arg []int32, lo, hi int, g tensor.ConvGeom) {
+	hw, ohw := g.H*g.W, g.OH*g.OW
+	for p := lo; p < hi; p++ {
+		src := xd[p*hw : (p+1)*hw]
+		dst, am := yd[p*ohw:(p+1)*ohw], arg[p*ohw:(p+1)*ohw]
+		for oh := 0; oh < g.OH; oh++ {
+			r0 := src[2*oh*g.W : (2*oh+1)*g.W]
+			r1 := src[(2*oh+1)*g.W : (2*oh+2)*g.W]
+			for ow := 0; ow < g.OW; ow++ {
+				i0 := 2 * ow
+				best, bi := r0[i0], int32(2*oh*g.W+i0)
+				if v := r0[i0+1]; v > best || v != v {
+					best, bi = v, bi+1
+				}
+				base := int32((2*oh+1)*g.W + i0)
+				if v := r1[i0]; v > best || v != v {
+					best, bi = v, base
+				}
+				if v := r1[i0+1]; v > best || v != v {
+					best, bi = v, base+1
+				}
+				dst[oh*g.OW+ow], am[oh*g.OW+ow] = best, bi
+			}
+		}
+	}
 }

@@ -87,7 +87,7 @@ var parityModels = []struct {
 	{"resnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
 	{"preactresnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
 	{"vgg16", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
-	{"mobilenetv2", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
+	{"mobilenetv2", Config{InChannels: 3, NumClasses: 10, InputSize: 16, Width: 4}},
 }
 
 // TestPyTorchParity checks logits, loss, parameter and input gradients, and

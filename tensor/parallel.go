@@ -46,3 +46,18 @@ func Chunks(n int) int {
 	size := (n + p - 1) / p
 	return (n + size - 1) / size
 }
+
+// grain is the fewest elements worth handing to another goroutine: below it,
+// the cost of starting one exceeds the work of a memory-bound loop.
+const grain = 1 << 16
+
+// ParallelElems runs fn over [0, n) in Workers() chunks when n is large
+// enough to gain from it, and in one call otherwise. Use it for element-wise
+// loops whose elements are independent.
+func ParallelElems(n int, fn func(lo, hi int)) {
+	if n < 2*grain || Workers() == 1 {
+		fn(0, n)
+		return
+	}
+	Parallel(n, func(_, lo, hi int) { fn(lo, hi) })
+}

@@ -279,7 +279,7 @@ FIXTURES = [
     dict(name="resnet18", seed=1002, in_ch=3, classes=10, hw=32, width=4, default_width=64),
     dict(name="preactresnet18", seed=1003, in_ch=3, classes=10, hw=32, width=4, default_width=64),
     dict(name="vgg16", seed=1004, in_ch=3, classes=10, hw=32, width=4, default_width=64),
-    dict(name="mobilenetv2", seed=1005, in_ch=3, classes=10, hw=32, width=4, default_width=32),
+    dict(name="mobilenetv2", seed=1005, in_ch=3, classes=10, hw=16, width=4, default_width=32),
 ]
 
 
@@ -422,12 +422,68 @@ def count_params(model):
     return sum(p.numel() for p in model.parameters())
 
 
+# Conditioning: a ReLU input within rounding of 0, or a max-pool window whose two
+# largest values are within rounding of each other, makes the gradient depend on the
+# last bit of the forward pass, so two correct float32 engines (or PyTorch in float32
+# and float64) disagree by far more than the test tolerance. Draws are rejected until
+# every ReLU input and every pool window keeps MARGIN (relative to the tensor's
+# largest magnitude) away from such a tie; the accepted draw is recorded as `seed`.
+MARGIN = 2e-6
+_margins = []
+_relu, _max_pool2d = F.relu, F.max_pool2d
+
+
+def _tracked_relu(x, inplace=False):
+    a = x.detach().abs()
+    _margins.append((a.min() / a.max().clamp_min(1e-30)).item())
+    return _relu(x, inplace=inplace)
+
+
+def _tracked_max_pool2d(x, kernel_size, *args, **kwargs):
+    d = x.detach()
+    if kernel_size == 2 and d.shape[-1] % 2 == 0 and d.shape[-2] % 2 == 0:
+        n, c, h, w = d.shape
+        win = d.reshape(n, c, h // 2, 2, w // 2, 2).permute(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
+        top2 = win.topk(2, dim=-1).values
+        scale = d.abs().max().clamp_min(1e-30)
+        # Windows of ReLU zeros tie harmlessly: the gradient there is zero either way.
+        live = top2[..., 0] > MARGIN * scale
+        if live.any():
+            _margins.append(((top2[..., 0] - top2[..., 1])[live].min() / scale).item())
+    return _max_pool2d(x, kernel_size, *args, **kwargs)
+
+
+def well_conditioned(model, x):
+    """Runs one train and one eval forward and reports whether every tie keeps MARGIN."""
+    _margins.clear()
+    F.relu, F.max_pool2d = _tracked_relu, _tracked_max_pool2d
+    try:
+        state = {k: v.clone() for k, v in model.state_dict().items()}
+        for train in (True, False):
+            model.train(train)
+            if train:
+                set_train_dropout_zero(model)
+            with torch.no_grad():
+                model(x)
+        model.load_state_dict(state)  # undo the BN running-stat update
+    finally:
+        F.relu, F.max_pool2d = _relu, _max_pool2d
+    return min(_margins) > MARGIN
+
+
 def make_fixture(spec):
-    torch.manual_seed(spec["seed"])
-    model = build(spec)
-    randomise_bn(model)
-    x = torch.randn(BATCH, spec["in_ch"], spec["hw"], spec["hw"])
-    y = torch.randint(0, spec["classes"], (BATCH,))
+    for attempt in range(5000):
+        seed = spec["seed"] * 1000 + attempt
+        torch.manual_seed(seed)
+        model = build(spec)
+        randomise_bn(model)
+        x = torch.randn(BATCH, spec["in_ch"], spec["hw"], spec["hw"])
+        y = torch.randint(0, spec["classes"], (BATCH,))
+        if well_conditioned(model, x):
+            break
+    else:
+        raise SystemExit(f"{spec['name']}: no well-conditioned draw in 5000 attempts")
+    spec = dict(spec, seed=seed)
     sd = {k: v.detach().clone() for k, v in model.state_dict().items()}
     res = compute(model, x, y)
 

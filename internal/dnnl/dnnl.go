@@ -1,0 +1,115 @@
+//go:build cgo && !purego && !nodnnl
+
+package dnnl
+
+/*
+#cgo LDFLAGS: -ldnnl
+#include "conv.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"sync"
+	"unsafe"
+)
+
+// Available reports whether convolutions run on oneDNN.
+const Available = true
+
+var (
+	initOnce sync.Once
+	initErr  error
+	mu       sync.Mutex
+	convs    = map[Shape]*C.ebyd_conv{}
+)
+
+// Shape identifies one convolution configuration.
+type Shape struct {
+	N, Cin, H, W, Cout, KH, KW, Stride, Pad, Groups, OH, OW int
+	Bias                                                    bool
+}
+
+func get(s Shape) (*C.ebyd_conv, error) {
+	initOnce.Do(func() {
+		if rc := C.ebyd_dnnl_init(); rc != 0 {
+			initErr = fmt.Errorf("dnnl: engine init failed (%d)", int(rc))
+		}
+	})
+	if initErr != nil {
+		return nil, initErr
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if c, ok := convs[s]; ok {
+		return c, nil
+	}
+	var c *C.ebyd_conv
+	rc := C.ebyd_conv_create(&c, C.int(s.N), C.int(s.Cin), C.int(s.H), C.int(s.W), C.int(s.Cout),
+		C.int(s.KH), C.int(s.KW), C.int(s.Stride), C.int(s.Pad), C.int(s.Groups), C.int(s.OH), C.int(s.OW), b2i(s.Bias))
+	if rc != 0 {
+		return nil, fmt.Errorf("dnnl: cannot create convolution %+v (code %d)", s, int(rc))
+	}
+	convs[s] = c
+	return c, nil
+}
+
+func b2i(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func ptr(x []float32) *C.float {
+	if len(x) == 0 {
+		return nil
+	}
+	return (*C.float)(unsafe.Pointer(&x[0]))
+}
+
+// The calls below hand Go memory to oneDNN for the duration of the call only;
+// the cached primitives keep no reference that is used afterwards.
+
+// Forward computes y = conv(x, w) + b (b may be nil).
+func Forward(s Shape, x, w, b, y []float32) error {
+	c, err := get(s)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if rc := C.ebyd_conv_forward(c, ptr(x), ptr(w), ptr(b), ptr(y)); rc != 0 {
+		return fmt.Errorf("dnnl: forward failed (%d)", int(rc))
+	}
+	return nil
+}
+
+// BackwardData writes the gradient with respect to the input into dx.
+func BackwardData(s Shape, dy, w, dx []float32) error {
+	c, err := get(s)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if rc := C.ebyd_conv_backward_data(c, ptr(dy), ptr(w), ptr(dx)); rc != 0 {
+		return fmt.Errorf("dnnl: backward data failed (%d)", int(rc))
+	}
+	return nil
+}
+
+// BackwardWeights writes the gradients with respect to the weights and, when
+// db is not nil, the bias.
+func BackwardWeights(s Shape, x, dy, dw, db []float32) error {
+	c, err := get(s)
+	if err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if rc := C.ebyd_conv_backward_weights(c, ptr(x), ptr(dy), ptr(dw), ptr(db)); rc != 0 {
+		return fmt.Errorf("dnnl: backward weights failed (%d)", int(rc))
+	}
+	return nil
+}

@@ -1,0 +1,20 @@
+//go:build !cgo || purego || nodnnl
+
+package dnnl
+
+import "errors"
+
+// Available reports whether convolutions run on oneDNN.
+const Available = false
+
+// Shape identifies one convolution configuration.
+type Shape struct {
+	N, Cin, H, W, Cout, KH, KW, Stride, Pad, Groups, OH, OW int
+	Bias                                                    bool
+}
+
+var errOff = errors.New("dnnl: not built in (cgo off or -tags nodnnl)")
+
+func Forward(s Shape, x, w, b, y []float32) error            { return errOff }
+func BackwardData(s Shape, dy, w, dx []float32) error        { return errOff }
+func BackwardWeights(s Shape, x, dy, dw, db []float32) error { return errOff }
