@@ -7,11 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <oneapi/dnnl/dnnl.h>
+#include <omp.h>
 #include "conv.h"
 
 static dnnl_engine_t eng;
 static dnnl_stream_t strm;
 static dnnl_primitive_attr_t attr;
+static int threads = 1;
+
+// oneDNN's OpenMP team size is a per-thread setting and Go makes its C calls
+// from whichever thread is free, so every entry point sets it again.
+static void team(void) { omp_set_num_threads(threads); }
+
+void ebyd_dnnl_threads(int n) { threads = n > 0 ? n : 1; }
 
 int ebyd_dnnl_init(void) {
 	if (dnnl_engine_create(&eng, dnnl_cpu, 0) != dnnl_success) return 1;
@@ -108,6 +116,7 @@ static int runReorder(link_t *l, dnnl_memory_t user, int toUser) {
 
 int ebyd_conv_create(ebyd_conv **out, int n, int ci, int h, int w, int co, int kh, int kw,
 		int stride, int pad, int groups, int oh, int ow, int bias) {
+	team();
 	ebyd_conv *c = calloc(1, sizeof *c);
 	if (!c) return -1;
 	c->g = groups;
@@ -179,6 +188,7 @@ int ebyd_conv_create(ebyd_conv **out, int n, int ci, int h, int w, int co, int k
 }
 
 int ebyd_conv_forward(ebyd_conv *c, float *x, float *w, float *b, float *y) {
+	team();
 	CHECK(dnnl_memory_set_data_handle(c->u_src, x));
 	CHECK(dnnl_memory_set_data_handle(c->u_wei, w));
 	CHECK(dnnl_memory_set_data_handle(c->u_dst, y));
@@ -197,6 +207,7 @@ int ebyd_conv_forward(ebyd_conv *c, float *x, float *w, float *b, float *y) {
 }
 
 int ebyd_conv_backward_data(ebyd_conv *c, float *dy, float *w, float *dx) {
+	team();
 	CHECK(dnnl_memory_set_data_handle(c->u_ddst, dy));
 	CHECK(dnnl_memory_set_data_handle(c->u_wei, w));
 	CHECK(dnnl_memory_set_data_handle(c->u_dsrc, dx));
@@ -209,6 +220,7 @@ int ebyd_conv_backward_data(ebyd_conv *c, float *dy, float *w, float *dx) {
 }
 
 int ebyd_conv_backward_weights(ebyd_conv *c, float *x, float *dy, float *dw, float *db) {
+	team();
 	CHECK(dnnl_memory_set_data_handle(c->u_src, x));
 	CHECK(dnnl_memory_set_data_handle(c->u_ddst, dy));
 	CHECK(dnnl_memory_set_data_handle(c->u_dwei, dw));

@@ -3,13 +3,14 @@
 package dnnl
 
 /*
-#cgo LDFLAGS: -ldnnl
+#cgo LDFLAGS: -ldnnl -fopenmp
 #include "conv.h"
 */
 import "C"
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"unsafe"
 )
@@ -41,6 +42,8 @@ func get(s Shape) (*C.ebyd_conv, error) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
+	// The same cores as the rest of the engine: GOMAXPROCS at the time of the call.
+	C.ebyd_dnnl_threads(C.int(runtime.GOMAXPROCS(0)))
 	if c, ok := convs[s]; ok {
 		return c, nil
 	}
