@@ -1,0 +1,64 @@
+package run
+
+import (
+	"strings"
+	"testing"
+
+	"ebyd/models"
+)
+
+// Every architecture's configuration can be read back from its weights, and
+// its state_dict names identify it when it is imported as another one.
+func TestInferModelEveryArch(t *testing.T) {
+	for _, arch := range models.Names() {
+		want := ModelInfo{Arch: arch, InChannels: 3, Classes: 7, InputSize: 32, Width: 8}
+		m, err := want.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd := StateDict(m)
+		got, err := inferModel(arch, sd)
+		if err != nil {
+			t.Fatalf("%s: %v", arch, err)
+		}
+		if got.InChannels != 3 || got.Classes != 7 || got.Width != 8 {
+			t.Errorf("%s: inferred %+v from its weights, want in 3, classes 7, width 8", arch, got)
+		}
+		if g := guessArch(sd); g != arch {
+			t.Errorf("guessArch of a %s = %q", arch, g)
+		}
+		for _, other := range models.Names() {
+			if other == arch {
+				continue
+			}
+			mi, err := inferModel(other, sd)
+			if err != nil {
+				if !strings.Contains(err.Error(), "look like a "+arch) {
+					t.Errorf("%s weights as %s: %v, want a hint naming %s", arch, other, err, arch)
+				}
+				continue
+			}
+			// The key tensors exist in both (resnet18 and preactresnet18):
+			// loading must fail and the hint name the right one.
+			mi.InputSize = 32
+			om, err := mi.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := LoadStateDict(om, sd); err == nil {
+				t.Errorf("%s weights load as a %s", arch, other)
+			}
+			if hint := guessSuffix(other, sd); !strings.Contains(hint, "--arch "+arch) {
+				t.Errorf("%s weights as %s: hint %q does not name %s", arch, other, hint, arch)
+			}
+		}
+	}
+}
+
+func TestArchKeysCoverTheZoo(t *testing.T) {
+	for _, arch := range models.Names() {
+		if _, ok := archKeys[arch]; !ok {
+			t.Errorf("import cannot infer the configuration of %s: add it to archKeys", arch)
+		}
+	}
+}

@@ -1,0 +1,292 @@
+package run
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	ag "ebyd/autograd"
+	"ebyd/data"
+	"ebyd/metrics"
+	"ebyd/models"
+	"ebyd/nn"
+	"ebyd/optim"
+)
+
+// TrainConfig is everything that decides a training run's result.
+type TrainConfig struct {
+	Dataset string `json:"dataset"`
+	DataDir string `json:"data_dir,omitempty"` // "" for the dataset's default location
+	Model   string `json:"model"`
+	Width   int    `json:"width"` // 0: the architecture's default
+
+	Epochs      int     `json:"epochs"`
+	BatchSize   int     `json:"batch_size"`
+	Optimizer   string  `json:"optimizer"` // sgd or adam
+	LR          float64 `json:"lr"`        // 0: the optimizer's default
+	Momentum    float64 `json:"momentum"`  // sgd only
+	WeightDecay float64 `json:"weight_decay"`
+	// Schedule is constant, or cosine: annealed step by step from LR to 0
+	// over the whole run.
+	Schedule string `json:"schedule"`
+	Seed     uint64 `json:"seed"`
+
+	// TrainSubset and TestSubset, when positive, train and evaluate on a
+	// seeded random subset of that many images (quick runs, tests).
+	TrainSubset int `json:"train_subset,omitempty"`
+	TestSubset  int `json:"test_subset,omitempty"`
+	EvalBatch   int `json:"eval_batch"`
+}
+
+// DefaultTrainConfig trains the MNIST network to about 98.7% test accuracy
+// in one epoch: Adam, lr 1e-3 annealed to 0 (cosine), batch 16. Measured
+// with seeds 1, 2, 3: 98.67%, 98.59%, 98.73%; batch 64 gives about 98.5%,
+// as PyTorch does with the same recipe (98.48%).
+func DefaultTrainConfig() TrainConfig {
+	return TrainConfig{
+		Dataset: "mnist", Model: "mnistnet",
+		Epochs: 1, BatchSize: 16, Optimizer: "adam", Momentum: 0.9, Schedule: "cosine",
+		Seed: 1, EvalBatch: DefaultEvalBatch,
+	}
+}
+
+// DefaultLR is the learning rate used when none is given.
+func DefaultLR(optimizer string) float64 {
+	if optimizer == "sgd" {
+		return 0.05
+	}
+	return 1e-3
+}
+
+// Optimizers and Schedules list the names TrainConfig accepts.
+var (
+	Optimizers = []string{"adam", "sgd"}
+	Schedules  = []string{"constant", "cosine"}
+)
+
+// resolve checks the config and fills in the defaults that depend on other
+// fields, so that the manifest records what was actually run.
+func (c *TrainConfig) resolve() error {
+	spec, err := models.Lookup(c.Model)
+	if err != nil {
+		return err
+	}
+	c.Model = spec.Name
+	if !slices.Contains(data.Names(), c.Dataset) {
+		return fmt.Errorf("unknown dataset %q (known: %s)", c.Dataset, strings.Join(data.Names(), ", "))
+	}
+	if c.Width == 0 {
+		c.Width = spec.DefaultWidth
+	}
+	c.Optimizer = strings.ToLower(c.Optimizer)
+	if !slices.Contains(Optimizers, c.Optimizer) {
+		return fmt.Errorf("unknown optimizer %q (known: %s)", c.Optimizer, strings.Join(Optimizers, ", "))
+	}
+	c.Schedule = strings.ToLower(c.Schedule)
+	if !slices.Contains(Schedules, c.Schedule) {
+		return fmt.Errorf("unknown schedule %q (known: %s)", c.Schedule, strings.Join(Schedules, ", "))
+	}
+	if c.LR == 0 {
+		c.LR = DefaultLR(c.Optimizer)
+	}
+	if c.EvalBatch == 0 {
+		c.EvalBatch = DefaultEvalBatch
+	}
+	switch {
+	case c.Width < 1:
+		return fmt.Errorf("--width %d: must be positive", c.Width)
+	case c.Epochs < 1:
+		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
+	case c.BatchSize < 1:
+		return fmt.Errorf("--batch-size %d: must be at least 1", c.BatchSize)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return fmt.Errorf("--lr %g: must be a positive number", c.LR)
+	case c.Momentum < 0 || c.Momentum >= 1:
+		return fmt.Errorf("--momentum %g: must be in [0, 1)", c.Momentum)
+	case c.WeightDecay < 0:
+		return fmt.Errorf("--weight-decay %g: must not be negative", c.WeightDecay)
+	case c.TrainSubset < 0 || c.TestSubset < 0:
+		return errors.New("--train-subset and --test-subset must not be negative")
+	case c.EvalBatch < 1:
+		return fmt.Errorf("eval batch %d: must be at least 1", c.EvalBatch)
+	}
+	return nil
+}
+
+// Train trains a clean model as cfg says, measures its clean test accuracy
+// and writes the run folder opts.Out. Nothing is written unless every step
+// succeeds; cancelling ctx stops training between two steps.
+func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) {
+	start := time.Now()
+	if err := cfg.resolve(); err != nil {
+		return nil, err
+	}
+	if err := CheckOut(opts.Out, opts.Force); err != nil {
+		return nil, err
+	}
+	man, err := newManifest("train", opts.Command, cfg.Seed, cfg)
+	if err != nil {
+		return nil, err
+	}
+
+	t := time.Now()
+	fullTrain, fullTest, err := loadData(cfg.Dataset, cfg.DataDir, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The training set is prepared here; poisoning attacks will transform it
+	// at this point, before any model sees it.
+	train, trainSplit, err := subset(fullTrain, cfg.TrainSubset, cfg.Seed, "train")
+	if err != nil {
+		return nil, err
+	}
+	test, testSplit, err := subset(fullTest, cfg.TestSubset, cfg.Seed, "test")
+	if err != nil {
+		return nil, err
+	}
+	man.Dataset = datasetInfo(train, cfg.DataDir, trainSplit, testSplit)
+	man.Seconds["load_data"] = since(t)
+	if train.H != train.W {
+		return nil, fmt.Errorf("%s images are %d×%d; the models need square images", cfg.Dataset, train.H, train.W)
+	}
+
+	mi := ModelInfo{Arch: cfg.Model, InChannels: train.C, Classes: train.Classes, InputSize: train.H, Width: cfg.Width, InitSeed: cfg.Seed}
+	model, err := mi.Build()
+	if err != nil {
+		return nil, err
+	}
+	mi.Params = countParams(model)
+	man.Model = mi
+
+	t = time.Now()
+	stats, err := fit(ctx, model, train, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	man.Seconds["train"] = since(t)
+	man.Seconds["median_step"] = stats.medianStep
+	man.Metrics["train_loss"] = stats.loss
+	man.Metrics["train_acc"] = stats.acc
+
+	t = time.Now()
+	acc, err := Accuracy(model, test, cfg.EvalBatch)
+	if err != nil {
+		return nil, err
+	}
+	man.Seconds["eval"] = since(t)
+	man.Metrics["clean_acc"] = acc
+	man.Seconds["total"] = since(start)
+
+	if err := Save(opts.Out, opts.Force, Contents{Manifest: man, Model: model}); err != nil {
+		return nil, err
+	}
+	return &Result{Dir: opts.Out, Manifest: man}, nil
+}
+
+func since(t time.Time) float64 { return time.Since(t).Seconds() }
+
+// fitStats summarise the last epoch of a training run.
+type fitStats struct {
+	loss, acc  float64 // mean loss and accuracy over the last epoch's batches
+	medianStep float64 // seconds
+}
+
+// NaNError reports a training run whose loss stopped being a number.
+type NaNError struct {
+	Epoch, Step int // 1-based
+	Loss        float32
+	LR          float64
+}
+
+func (e *NaNError) Error() string {
+	return fmt.Sprintf("training diverged: the loss is %v at epoch %d, step %d; try a lower learning rate (--lr, now %g)",
+		e.Loss, e.Epoch, e.Step, e.LR)
+}
+
+// fit trains model on train with the config's optimizer and schedule: the
+// loop every training stage shares.
+func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainConfig, opts Options) (fitStats, error) {
+	var params []*ag.Var
+	for _, p := range nn.Params(model) {
+		params = append(params, p.Var)
+	}
+	var opt optim.Optimizer
+	switch cfg.Optimizer {
+	case "sgd":
+		opt = &optim.SGD{Params: params, Rate: float32(cfg.LR), Momentum: float32(cfg.Momentum), WeightDecay: float32(cfg.WeightDecay)}
+	case "adam":
+		opt = &optim.Adam{Params: params, Rate: float32(cfg.LR), WeightDecay: float32(cfg.WeightDecay)}
+	}
+	ld := &data.Loader{Data: train, BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Reuse: true}
+	steps := ld.Len()
+	var sched optim.Schedule = optim.Constant{}
+	if cfg.Schedule == "cosine" {
+		sched = optim.Cosine{TMax: cfg.Epochs * steps}
+	}
+	prog := opts.progress("train", cfg.Epochs*steps)
+	nn.SetTraining(model, true)
+
+	var st fitStats
+	times := make([]float64, 0, cfg.Epochs*steps)
+	for epoch := range cfg.Epochs {
+		var lossSum float64
+		var right, seen, step int
+		for x, y := range ld.Epoch(epoch) {
+			if err := ctx.Err(); err != nil {
+				return st, fmt.Errorf("training stopped at epoch %d, step %d: %w", epoch+1, step+1, context.Cause(ctx))
+			}
+			t := time.Now()
+			opt.SetLR(sched.Rate(float32(cfg.LR), epoch*steps+step))
+			optim.ZeroGrad(params)
+			var loss *ag.Var
+			var pred []int
+			err := nn.Recover(func() {
+				logits := model.Forward(ag.Const(x))
+				loss = ag.CrossEntropy(logits, y)
+				pred = logits.Value.ArgMaxRows()
+			})
+			if err != nil {
+				return st, err
+			}
+			if l := loss.Item(); math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+				return st, &NaNError{Epoch: epoch + 1, Step: step + 1, Loss: l, LR: cfg.LR}
+			}
+			ag.Backward(loss)
+			opt.Step()
+			times = append(times, since(t))
+
+			step++
+			lossSum += float64(loss.Item())
+			right += metrics.Correct(pred, y)
+			seen += len(y)
+			st.loss, st.acc = lossSum/float64(step), float64(right)/float64(seen)
+			prog.Update(epoch*steps+step, fmt.Sprintf("epoch %d/%d  loss %.4f  acc %.2f%%", epoch+1, cfg.Epochs, st.loss, 100*st.acc))
+		}
+	}
+	// A last step can push weights to Inf without a NaN loss being seen.
+	for _, p := range nn.Params(model) {
+		if p.Value.HasNaN() {
+			return st, fmt.Errorf("training diverged: parameter %s holds NaN or infinite values after the last step; try a lower learning rate (--lr, now %g)", p.Name, cfg.LR)
+		}
+	}
+	st.medianStep = median(times)
+	prog.Done(fmt.Sprintf("loss %.4f  acc %.2f%%", st.loss, 100*st.acc))
+	return st, nil
+}
+
+// median of xs (0 for none); xs is reordered.
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	slices.Sort(xs)
+	n := len(xs)
+	if n%2 == 1 {
+		return xs[n/2]
+	}
+	return (xs[n/2-1] + xs[n/2]) / 2
+}
