@@ -79,24 +79,25 @@ func (c *conv) viaDNNL(x, w, b *Var, y *tensor.Tensor) *Var {
 	must(dnnl.Forward(s, x.Value.Data, w.Value.Data, bd, y.Data))
 	return result(y, func(out *Var) {
 		dy := out.Grad.Data
+		var dx, dw, db []float32
 		if x.requiresGrad {
-			dx := make([]float32, len(x.Value.Data))
-			must(dnnl.BackwardData(s, dy, w.Value.Data, dx))
-			x.accumulate(dx)
+			dx = make([]float32, len(x.Value.Data))
 		}
-		if w.requiresGrad {
-			dw := make([]float32, len(w.Value.Data))
-			var db []float32
+		if w.requiresGrad || (b != nil && b.requiresGrad) {
+			dw = make([]float32, len(w.Value.Data))
 			if b != nil {
 				db = make([]float32, c.cout)
 			}
-			must(dnnl.BackwardWeights(s, x.Value.Data, dy, dw, db))
+		}
+		must(dnnl.Backward(s, x.Value.Data, w.Value.Data, dy, dx, dw, db))
+		if dx != nil {
+			x.accumulate(dx)
+		}
+		if w.requiresGrad {
 			w.accumulate(dw)
-			if b != nil && b.requiresGrad {
-				b.accumulate(db)
-			}
-		} else if b != nil && b.requiresGrad {
-			b.accumulate(biasGrad(dy, c.n, c.cout, c.ohw()))
+		}
+		if b != nil && b.requiresGrad {
+			b.accumulate(db)
 		}
 	}, x, w, b)
 }

@@ -4,5 +4,4 @@ void ebyd_dnnl_threads(int n);
 int ebyd_conv_create(ebyd_conv **out, int n, int ci, int h, int w, int co, int kh, int kw,
 	int stride, int pad, int groups, int oh, int ow, int bias);
 int ebyd_conv_forward(ebyd_conv *c, float *x, float *w, float *b, float *y);
-int ebyd_conv_backward_data(ebyd_conv *c, float *dy, float *w, float *dx);
-int ebyd_conv_backward_weights(ebyd_conv *c, float *x, float *dy, float *dw, float *db);
+int ebyd_conv_backward(ebyd_conv *c, float *x, float *w, float *dy, float *dx, float *dw, float *db);

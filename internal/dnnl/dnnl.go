@@ -88,31 +88,17 @@ func Forward(s Shape, x, w, b, y []float32) error {
 	return nil
 }
 
-// BackwardData writes the gradient with respect to the input into dx.
-func BackwardData(s Shape, dy, w, dx []float32) error {
+// Backward computes the gradients that are asked for: dx (input), dw
+// (weights) and db (bias), each nil when not wanted; db needs dw.
+func Backward(s Shape, x, w, dy, dx, dw, db []float32) error {
 	c, err := get(s)
 	if err != nil {
 		return err
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if rc := C.ebyd_conv_backward_data(c, ptr(dy), ptr(w), ptr(dx)); rc != 0 {
-		return fmt.Errorf("dnnl: backward data failed (%d)", int(rc))
-	}
-	return nil
-}
-
-// BackwardWeights writes the gradients with respect to the weights and, when
-// db is not nil, the bias.
-func BackwardWeights(s Shape, x, dy, dw, db []float32) error {
-	c, err := get(s)
-	if err != nil {
-		return err
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if rc := C.ebyd_conv_backward_weights(c, ptr(x), ptr(dy), ptr(dw), ptr(db)); rc != 0 {
-		return fmt.Errorf("dnnl: backward weights failed (%d)", int(rc))
+	if rc := C.ebyd_conv_backward(c, ptr(x), ptr(w), ptr(dy), ptr(dx), ptr(dw), ptr(db)); rc != 0 {
+		return fmt.Errorf("dnnl: backward failed (%d)", int(rc))
 	}
 	return nil
 }

@@ -16,5 +16,4 @@ type Shape struct {
 var errOff = errors.New("dnnl: not built in (cgo off or -tags nodnnl)")
 
 func Forward(s Shape, x, w, b, y []float32) error            { return errOff }
-func BackwardData(s Shape, dy, w, dx []float32) error        { return errOff }
-func BackwardWeights(s Shape, x, dy, dw, db []float32) error { return errOff }
+func Backward(s Shape, x, w, dy, dx, dw, db []float32) error { return errOff }
