@@ -7,10 +7,10 @@ func Add(a, b *Var) *Var {
 	return result(y, func(o *Var) {
 		g := o.Grad.Data
 		if a.requiresGrad {
-			a.accumulate(bcastReduce(append([]float32(nil), g...), out, a.Value.Shape))
+			a.accumulate(bcastReduce(copyOf(g), out, a.Value.Shape))
 		}
 		if b.requiresGrad {
-			b.accumulate(bcastReduce(append([]float32(nil), g...), out, b.Value.Shape))
+			b.accumulate(bcastReduce(copyOf(g), out, b.Value.Shape))
 		}
 	}, a, b)
 }

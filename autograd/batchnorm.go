@@ -42,7 +42,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 		panic(fmt.Sprintf("autograd: BatchNorm2d: training needs more than one value per channel, got input %v", xs))
 	}
 	xd := x.Value.Data
-	y := tensor.New(xs...)
+	y := newFull(xs...)
 	mean := make([]float32, ch)
 	invstd := make([]float32, ch)
 	tensor.Parallel(ch, func(_, lo, hi int) {
@@ -96,7 +96,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 		dy := out.Grad.Data
 		var dx, dg, db []float32
 		if x.requiresGrad {
-			dx = make([]float32, len(xd))
+			dx = scratch(len(xd))
 		}
 		if gamma != nil && gamma.requiresGrad {
 			dg = make([]float32, ch)

@@ -48,10 +48,10 @@ func Conv2d(x, w, b *Var, o ConvOpts) *Var {
 		panic(fmt.Sprintf("autograd: Conv2d: kernel %dx%d with padding %d does not fit input %v", g.KH, g.KW, o.Padding, xs))
 	}
 	c := conv{g: g, n: n, cin: cin, cout: cout, groups: groups}
-	y := tensor.New(n, cout, g.OH, g.OW)
 	if UseDNNL {
-		return c.viaDNNL(x, w, b, y)
+		return c.viaDNNL(x, w, b, newFull(n, cout, g.OH, g.OW))
 	}
+	y := newOut(n, cout, g.OH, g.OW)
 	c.forward(x.Value.Data, w.Value.Data, y.Data)
 	if b != nil {
 		addBias(y.Data, b.Value.Data, n, cout, g.OH*g.OW)
@@ -81,10 +81,10 @@ func (c *conv) viaDNNL(x, w, b *Var, y *tensor.Tensor) *Var {
 		dy := out.Grad.Data
 		var dx, dw, db []float32
 		if x.requiresGrad {
-			dx = make([]float32, len(x.Value.Data))
+			dx = scratch(len(x.Value.Data))
 		}
 		if w.requiresGrad || (b != nil && b.requiresGrad) {
-			dw = make([]float32, len(w.Value.Data))
+			dw = scratch(len(w.Value.Data))
 			if b != nil {
 				db = make([]float32, c.cout)
 			}

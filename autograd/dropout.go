@@ -3,8 +3,6 @@ package autograd
 import (
 	"fmt"
 	"math/rand/v2"
-
-	"ebyd/tensor"
 )
 
 // Dropout zeroes each element of x with probability p and scales the kept
@@ -22,7 +20,7 @@ func Dropout(x *Var, p float32, rng *rand.Rand) *Var {
 		return x
 	}
 	xd := x.Value.Data
-	y := tensor.New(x.Value.Shape...)
+	y := newOut(x.Value.Shape...)
 	var mask []float32 // the factor applied to each element: 0 or 1/(1−p)
 	if p < 1 {
 		if rng == nil {
@@ -38,7 +36,7 @@ func Dropout(x *Var, p float32, rng *rand.Rand) *Var {
 		}
 	}
 	return result(y, func(out *Var) {
-		g := make([]float32, len(xd))
+		g := zeros(len(xd))
 		if mask != nil {
 			for i, v := range out.Grad.Data {
 				g[i] = v * mask[i]

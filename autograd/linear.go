@@ -19,7 +19,7 @@ func Linear(x, w, b *Var) *Var {
 		panic(fmt.Sprintf("autograd: Linear: bias %v for %d outputs", b.Value.Shape, outF))
 	}
 	xd, wd := x.Value.Data, w.Value.Data
-	y := tensor.New(n, outF)
+	y := newFull(n, outF)
 	tensor.Parallel(n, func(_, lo, hi int) {
 		blas.Sgemm(false, true, hi-lo, outF, in, 1, xd[lo*in:], in, wd, in, 0, y.Data[lo*outF:], outF)
 	})

@@ -23,7 +23,7 @@ func MaxPool2d(x *Var, kernel, stride, padding int) *Var {
 	}
 	planes, hw, ohw := xs[0]*xs[1], g.H*g.W, g.OH*g.OW
 	xd := x.Value.Data
-	y := tensor.New(xs[0], xs[1], g.OH, g.OW)
+	y := newFull(xs[0], xs[1], g.OH, g.OW)
 	arg := make([]int32, planes*ohw) // index of the winner inside its plane
 	tensor.Parallel(planes, func(_, lo, hi int) {
 		if kernel == 2 && stride == 2 && padding == 0 {
@@ -59,7 +59,7 @@ func MaxPool2d(x *Var, kernel, stride, padding int) *Var {
 	})
 	return result(y, func(out *Var) {
 		dy := out.Grad.Data
-		dx := make([]float32, len(xd))
+		dx := zeros(len(xd))
 		tensor.Parallel(planes, func(_, lo, hi int) {
 			for p := lo; p < hi; p++ {
 				for o := p * ohw; o < (p+1)*ohw; o++ {

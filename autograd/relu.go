@@ -13,7 +13,7 @@ import (
 // the memory traffic.
 func ReLU(x *Var) *Var {
 	xd := x.Value.Data
-	y := tensor.New(x.Value.Shape...)
+	y := newFull(x.Value.Shape...)
 	yd := y.Data
 	tensor.ParallelElems(len(xd), func(lo, hi int) {
 		src, dst := xd[lo:hi], yd[lo:hi]
@@ -27,7 +27,7 @@ func ReLU(x *Var) *Var {
 		}
 	})
 	return result(y, func(out *Var) {
-		g := make([]float32, len(yd))
+		g := scratch(len(yd))
 		gd := out.Grad.Data
 		tensor.ParallelElems(len(yd), func(lo, hi int) {
 			dst, src, ys := g[lo:hi], gd[lo:hi], yd[lo:hi]

@@ -7,7 +7,7 @@ func Sub(a, b *Var) *Var {
 	return result(y, func(o *Var) {
 		g := o.Grad.Data
 		if a.requiresGrad {
-			a.accumulate(bcastReduce(append([]float32(nil), g...), out, a.Value.Shape))
+			a.accumulate(bcastReduce(copyOf(g), out, a.Value.Shape))
 		}
 		if b.requiresGrad {
 			gb := make([]float32, len(g))

@@ -17,6 +17,7 @@ type Var struct {
 
 	requiresGrad bool
 	leaf         bool
+	spare        []float32 // a leaf's previous gradient buffer, kept by ZeroGrad
 	parents      []*Var
 	backward     func() // sends v.Grad to the parents; nil for leaves
 }
@@ -51,8 +52,14 @@ func (v *Var) Shape() []int { return v.Value.Shape }
 // Detach returns a leaf constant sharing v's value.
 func (v *Var) Detach() *Var { return Const(v.Value) }
 
-// ZeroGrad drops the accumulated gradient.
-func (v *Var) ZeroGrad() { v.Grad = nil }
+// ZeroGrad drops the accumulated gradient. A leaf keeps the buffer to hold its
+// next gradient, so the tensor ZeroGrad drops must not be used afterwards.
+func (v *Var) ZeroGrad() {
+	if v.leaf && v.Grad != nil {
+		v.spare = v.Grad.Data
+	}
+	v.Grad = nil
+}
 
 // Item returns the value of a one-element Var.
 func (v *Var) Item() float32 {
@@ -66,7 +73,18 @@ func (v *Var) Item() float32 {
 // backward function to add into.
 func (v *Var) gradBuf() *tensor.Tensor {
 	if v.Grad == nil {
-		v.Grad = tensor.New(v.Value.Shape...)
+		if v.leaf {
+			// Outlives any arena step: on the heap, reusing last step's buffer.
+			if len(v.spare) == len(v.Value.Data) {
+				clear(v.spare)
+				v.Grad = tensor.FromData(v.spare, v.Value.Shape...)
+				v.spare = nil
+			} else {
+				v.Grad = tensor.New(v.Value.Shape...)
+			}
+		} else {
+			v.Grad = newOut(v.Value.Shape...)
+		}
 	}
 	return v.Grad
 }
@@ -74,11 +92,25 @@ func (v *Var) gradBuf() *tensor.Tensor {
 // accumulate adds g into v's gradient; when v has none yet it takes g without
 // copying, so g must not be reused by the caller.
 func (v *Var) accumulate(g []float32) {
+	if v.Grad == nil && v.leaf && active.Load() != nil {
+		// A leaf's gradient outlives the arena step: keep it on the heap,
+		// in last step's buffer when there is one.
+		b := v.spare
+		if len(b) != len(g) {
+			b = make([]float32, len(g))
+		}
+		v.spare = nil
+		copy(b, g)
+		v.Grad = tensor.FromData(b, v.Value.Shape...)
+		release(g)
+		return
+	}
 	if v.Grad == nil {
 		v.Grad = tensor.FromData(g, v.Value.Shape...)
 		return
 	}
 	addTo(v.Grad.Data, g)
+	release(g)
 }
 
 func addTo(dst, src []float32) {
@@ -168,7 +200,12 @@ func BackwardWith(out *Var, grad *tensor.Tensor) {
 			v.backward()
 		}
 		// Release the graph and the intermediate gradient as we go: they are
-		// the bulk of training memory.
+		// the bulk of training memory. Operations hand their parents fresh
+		// buffers, so nothing else refers to this gradient and an arena may
+		// reuse it at once.
+		if v.Grad != nil && v != out {
+			release(v.Grad.Data)
+		}
 		v.Grad = nil
 		v.backward = nil
 		v.parents = nil
@@ -201,4 +238,11 @@ func topo(out *Var) []*Var {
 		stack = stack[:len(stack)-1]
 	}
 	return order
+}
+
+// copyOf returns a copy of g in a fresh (arena) buffer.
+func copyOf(g []float32) []float32 {
+	b := scratch(len(g))
+	copy(b, g)
+	return b
 }

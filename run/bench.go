@@ -113,15 +113,18 @@ func Bench(ctx context.Context, cfg BenchConfig, opts Options) (*BenchResult, er
 		params = append(params, p.Var)
 	}
 	opt := &optim.SGD{Params: params, Rate: 0.01, Momentum: 0.9, WeightDecay: 5e-4}
+	arena := ag.NewArena() // as in training: see Train
 	step := func() {
 		if cfg.Mode == "eval" {
 			ag.NoGrad(func() { model.Forward(ag.Const(x)) })
 			return
 		}
 		optim.ZeroGrad(params)
-		loss := ag.CrossEntropy(model.Forward(ag.Const(x)), y)
-		ag.Backward(loss)
-		opt.Step()
+		arena.Step(func() {
+			loss := ag.CrossEntropy(model.Forward(ag.Const(x)), y)
+			ag.Backward(loss)
+			opt.Step()
+		})
 	}
 	nn.SetTraining(model, cfg.Mode == "train")
 	prog := opts.progress("bench "+cfg.Model, cfg.Warmup+cfg.Steps)

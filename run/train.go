@@ -232,6 +232,7 @@ func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainCon
 
 	var st fitStats
 	times := make([]float64, 0, cfg.Epochs*steps)
+	arena := ag.NewArena()
 	for epoch := range cfg.Epochs {
 		var lossSum float64
 		var right, seen, step int
@@ -242,25 +243,34 @@ func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainCon
 			t := time.Now()
 			opt.SetLR(sched.Rate(float32(cfg.LR), epoch*steps+step))
 			optim.ZeroGrad(params)
-			var loss *ag.Var
+			var l float32
 			var pred []int
+			finite := true
 			err := nn.Recover(func() {
-				logits := model.Forward(ag.Const(x))
-				loss = ag.CrossEntropy(logits, y)
-				pred = logits.Value.ArgMaxRows()
+				// Nothing of the step's graph outlives it: the arena takes
+				// every activation and gradient back for the next step.
+				arena.Step(func() {
+					logits := model.Forward(ag.Const(x))
+					loss := ag.CrossEntropy(logits, y)
+					pred = logits.Value.ArgMaxRows()
+					l = loss.Item()
+					if finite = !math.IsNaN(float64(l)) && !math.IsInf(float64(l), 0); !finite {
+						return
+					}
+					ag.Backward(loss)
+					opt.Step()
+				})
 			})
 			if err != nil {
 				return st, err
 			}
-			if l := loss.Item(); math.IsNaN(float64(l)) || math.IsInf(float64(l), 0) {
+			if !finite {
 				return st, &NaNError{Epoch: epoch + 1, Step: step + 1, Loss: l, LR: cfg.LR}
 			}
-			ag.Backward(loss)
-			opt.Step()
 			times = append(times, since(t))
 
 			step++
-			lossSum += float64(loss.Item())
+			lossSum += float64(l)
 			right += metrics.Correct(pred, y)
 			seen += len(y)
 			st.loss, st.acc = lossSum/float64(step), float64(right)/float64(seen)
