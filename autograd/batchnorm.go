@@ -49,19 +49,16 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 		for c := lo; c < hi; c++ {
 			var m, v float64
 			if o.Training {
+				// Two passes (mean, then squared deviations) for accuracy;
+				// float32 within a plane, float64 across planes.
 				var s float64
 				for i := 0; i < n; i++ {
-					for _, a := range xd[(i*ch+c)*hw : (i*ch+c+1)*hw] {
-						s += float64(a)
-					}
+					s += float64(sum32(xd[(i*ch+c)*hw : (i*ch+c+1)*hw]))
 				}
 				m = s / float64(count)
 				var ss float64
 				for i := 0; i < n; i++ {
-					for _, a := range xd[(i*ch+c)*hw : (i*ch+c+1)*hw] {
-						d := float64(a) - m
-						ss += d * d
-					}
+					ss += float64(sumSqDev32(xd[(i*ch+c)*hw:(i*ch+c+1)*hw], float32(m)))
 				}
 				v = ss / float64(count)
 				if runMean != nil {
@@ -111,11 +108,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 				for i := 0; i < n; i++ {
 					src := xd[(i*ch+c)*hw : (i*ch+c+1)*hw]
 					g := dy[(i*ch+c)*hw : (i*ch+c+1)*hw]
-					var a, b float32
-					for j, v := range src {
-						a += g[j]
-						b += g[j] * (v - m)
-					}
+					a, b := dotDev32(g, src, m)
 					sdy += float64(a)
 					sdyx += float64(b)
 				}
@@ -168,4 +161,57 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 			beta.accumulate(db)
 		}
 	}, x, gamma, beta)
+}
+
+// sum32 sums x with four independent accumulators (room for the CPU to
+// overlap the additions).
+func sum32(x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i]
+		s1 += x[i+1]
+		s2 += x[i+2]
+		s3 += x[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sumSqDev32 is Σ(x−m)².
+func sumSqDev32(x []float32, m float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := x[i]-m, x[i+1]-m, x[i+2]-m, x[i+3]-m
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := x[i] - m
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// dotDev32 returns Σg and Σg·(x−m).
+func dotDev32(g, x []float32, m float32) (float32, float32) {
+	var a0, a1, b0, b1 float32
+	i := 0
+	x = x[:len(g)]
+	for ; i+2 <= len(g); i += 2 {
+		a0 += g[i]
+		a1 += g[i+1]
+		b0 += g[i] * (x[i] - m)
+		b1 += g[i+1] * (x[i+1] - m)
+	}
+	for ; i < len(g); i++ {
+		a0 += g[i]
+		b0 += g[i] * (x[i] - m)
+	}
+	return a0 + a1, b0 + b1
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 
 	ag "ebyd/autograd"
+	"ebyd/tensor"
 )
 
 // Optimizer updates parameters from their accumulated gradients.
@@ -47,22 +48,26 @@ func (o *SGD) Step() {
 			buf = make([]float32, len(w))
 			o.buf[p] = buf
 		}
-		for i := range w {
-			d := g[i] + o.WeightDecay*w[i]
-			if o.Momentum != 0 {
-				if started {
-					buf[i] = o.Momentum*buf[i] + d
-				} else {
-					buf[i] = d
+		// Elements update independently: splitting them over the cores
+		// changes no result.
+		tensor.ParallelElems(len(w), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				d := g[i] + o.WeightDecay*w[i]
+				if o.Momentum != 0 {
+					if started {
+						buf[i] = o.Momentum*buf[i] + d
+					} else {
+						buf[i] = d
+					}
+					if o.Nesterov {
+						d += o.Momentum * buf[i]
+					} else {
+						d = buf[i]
+					}
 				}
-				if o.Nesterov {
-					d += o.Momentum * buf[i]
-				} else {
-					d = buf[i]
-				}
+				w[i] -= o.Rate * d
 			}
-			w[i] -= o.Rate * d
-		}
+		})
 	}
 }
 
@@ -115,18 +120,20 @@ func (o *Adam) Step() {
 		stepSize := float32(float64(o.Rate) / bc1)
 		sq2 := float32(math.Sqrt(bc2))
 		w, g := p.Value.Data, p.Grad.Data
-		for i := range w {
-			gi := g[i]
-			if o.Decoupled {
-				w[i] *= 1 - o.Rate*o.WeightDecay
-			} else {
-				gi += o.WeightDecay * w[i]
+		tensor.ParallelElems(len(w), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				gi := g[i]
+				if o.Decoupled {
+					w[i] *= 1 - o.Rate*o.WeightDecay
+				} else {
+					gi += o.WeightDecay * w[i]
+				}
+				st.m[i] = b1*st.m[i] + (1-b1)*gi
+				st.v[i] = b2*st.v[i] + (1-b2)*gi*gi
+				denom := float32(math.Sqrt(float64(st.v[i])))/sq2 + eps
+				w[i] -= stepSize * st.m[i] / denom
 			}
-			st.m[i] = b1*st.m[i] + (1-b1)*gi
-			st.v[i] = b2*st.v[i] + (1-b2)*gi*gi
-			denom := float32(math.Sqrt(float64(st.v[i])))/sq2 + eps
-			w[i] -= stepSize * st.m[i] / denom
-		}
+		})
 	}
 }
 
