@@ -14,10 +14,10 @@ func TestAddGrad(t *testing.T) {
 }
 
 func TestAddValues(t *testing.T) {
-	a := vec([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
-	ckValues(t, Add(a, vec([]float32{10, 20, 30}, 3)), []int{2, 3}, []float32{11, 22, 33, 14, 25, 36}, 0)
-	ckValues(t, Add(vec([]float32{10, 20}, 2, 1), a), []int{2, 3}, []float32{11, 12, 13, 24, 25, 26}, 0)
-	ckValues(t, Add(a, vec([]float32{0.5}, 1)), []int{2, 3}, []float32{1.5, 2.5, 3.5, 4.5, 5.5, 6.5}, 0)
+	a := constOf([]float32{1, 2, 3, 4, 5, 6}, 2, 3)
+	ckValues(t, Add(a, constOf([]float32{10, 20, 30}, 3)), []int{2, 3}, []float32{11, 22, 33, 14, 25, 36}, 0)
+	ckValues(t, Add(constOf([]float32{10, 20}, 2, 1), a), []int{2, 3}, []float32{11, 12, 13, 24, 25, 26}, 0)
+	ckValues(t, Add(a, constOf([]float32{0.5}, 1)), []int{2, 3}, []float32{1.5, 2.5, 3.5, 4.5, 5.5, 6.5}, 0)
 
 	// The per-channel case, and the gradient summed back over N, H, W.
 	x := param([]float32{1, 2, 3, 4, 5, 6, 7, 8}, 2, 2, 1, 2)
@@ -33,5 +33,5 @@ func TestAddValues(t *testing.T) {
 	Backward(Sum(Add(z, z)))
 	ckValues(t, &Var{Value: z.Grad}, []int{2}, []float32{2, 2}, 0)
 
-	ckPanics(t, "autograd: Add: shapes [2 3] and [2] do not broadcast", func() { Add(a, vec([]float32{1, 2}, 2)) })
+	ckPanics(t, "autograd: Add: shapes [2 3] and [2] do not broadcast", func() { Add(a, constOf([]float32{1, 2}, 2)) })
 }

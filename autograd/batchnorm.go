@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"ebyd/internal/vec"
 	"ebyd/tensor"
 )
 
@@ -53,12 +54,12 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 				// float32 within a plane, float64 across planes.
 				var s float64
 				for i := 0; i < n; i++ {
-					s += float64(sum32(xd[(i*ch+c)*hw : (i*ch+c+1)*hw]))
+					s += float64(vec.Sum(xd[(i*ch+c)*hw : (i*ch+c+1)*hw]))
 				}
 				m = s / float64(count)
 				var ss float64
 				for i := 0; i < n; i++ {
-					ss += float64(sumSqDev32(xd[(i*ch+c)*hw:(i*ch+c+1)*hw], float32(m)))
+					ss += float64(vec.SumSqDev(xd[(i*ch+c)*hw:(i*ch+c+1)*hw], float32(m)))
 				}
 				v = ss / float64(count)
 				if runMean != nil {
@@ -83,9 +84,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 			for i := 0; i < n; i++ {
 				src := xd[(i*ch+c)*hw : (i*ch+c+1)*hw]
 				dst := y.Data[(i*ch+c)*hw : (i*ch+c+1)*hw]
-				for j, a := range src {
-					dst[j] = (a-mf)*scale + shift
-				}
+				vec.Affine(dst, src, mf, scale, shift)
 			}
 		}
 	})
@@ -108,7 +107,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 				for i := 0; i < n; i++ {
 					src := xd[(i*ch+c)*hw : (i*ch+c+1)*hw]
 					g := dy[(i*ch+c)*hw : (i*ch+c+1)*hw]
-					a, b := dotDev32(g, src, m)
+					a, b := vec.DotDev(g, src, m)
 					sdy += float64(a)
 					sdyx += float64(b)
 				}
@@ -131,9 +130,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 					for i := 0; i < n; i++ {
 						g := dy[(i*ch+c)*hw : (i*ch+c+1)*hw]
 						d := dx[(i*ch+c)*hw : (i*ch+c+1)*hw]
-						for j, v := range g {
-							d[j] = v * k
-						}
+						vec.Affine(d, g, 0, k, 0)
 					}
 					continue
 				}
@@ -144,10 +141,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 					src := xd[(i*ch+c)*hw : (i*ch+c+1)*hw]
 					g := dy[(i*ch+c)*hw : (i*ch+c+1)*hw]
 					d := dx[(i*ch+c)*hw : (i*ch+c+1)*hw]
-					for j, v := range src {
-						xh := (v - m) * is
-						d[j] = k * (g[j] - mdy - xh*mdyx)
-					}
+					vec.BNGrad(d, g, src, m, is, k, mdy, mdyx)
 				}
 			}
 		})
@@ -161,57 +155,4 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 			beta.accumulate(db)
 		}
 	}, x, gamma, beta)
-}
-
-// sum32 sums x with four independent accumulators (room for the CPU to
-// overlap the additions).
-func sum32(x []float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		s0 += x[i]
-		s1 += x[i+1]
-		s2 += x[i+2]
-		s3 += x[i+3]
-	}
-	for ; i < len(x); i++ {
-		s0 += x[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// sumSqDev32 is Σ(x−m)².
-func sumSqDev32(x []float32, m float32) float32 {
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(x); i += 4 {
-		d0, d1, d2, d3 := x[i]-m, x[i+1]-m, x[i+2]-m, x[i+3]-m
-		s0 += d0 * d0
-		s1 += d1 * d1
-		s2 += d2 * d2
-		s3 += d3 * d3
-	}
-	for ; i < len(x); i++ {
-		d := x[i] - m
-		s0 += d * d
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-// dotDev32 returns Σg and Σg·(x−m).
-func dotDev32(g, x []float32, m float32) (float32, float32) {
-	var a0, a1, b0, b1 float32
-	i := 0
-	x = x[:len(g)]
-	for ; i+2 <= len(g); i += 2 {
-		a0 += g[i]
-		a1 += g[i+1]
-		b0 += g[i] * (x[i] - m)
-		b1 += g[i+1] * (x[i+1] - m)
-	}
-	for ; i < len(g); i++ {
-		a0 += g[i]
-		b0 += g[i] * (x[i] - m)
-	}
-	return a0 + a1, b0 + b1
 }

@@ -24,9 +24,9 @@ func TestDivValues(t *testing.T) {
 	ckValues(t, &Var{Value: a.Grad}, []int{2, 2}, []float32{0.5, 0.25, 0.5, 0.25}, 1e-7)
 	ckValues(t, &Var{Value: b.Grad}, []int{2}, []float32{-1, -0.375}, 1e-7)
 
-	z := Div(vec([]float32{1, -1, 0}, 3), vec([]float32{0}, 1))
+	z := Div(constOf([]float32{1, -1, 0}, 3), constOf([]float32{0}, 1))
 	if !math.IsInf(float64(z.Value.Data[0]), 1) || !math.IsInf(float64(z.Value.Data[1]), -1) || !math.IsNaN(float64(z.Value.Data[2])) {
 		t.Fatalf("division by zero: %v", z.Value.Data)
 	}
-	ckPanics(t, "autograd: Div: shapes", func() { Div(a, vec([]float32{1, 2, 3}, 3)) })
+	ckPanics(t, "autograd: Div: shapes", func() { Div(a, constOf([]float32{1, 2, 3}, 3)) })
 }

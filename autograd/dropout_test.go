@@ -51,7 +51,7 @@ func TestDropoutValues(t *testing.T) {
 	if Dropout(x, 0, nil) != x {
 		t.Fatal("p = 0 did not return x itself")
 	}
-	ckValues(t, Dropout(vec([]float32{1, 2}, 2), 1, nil), []int{2}, []float32{0, 0}, 0)
+	ckValues(t, Dropout(constOf([]float32{1, 2}, 2), 1, nil), []int{2}, []float32{0, 0}, 0)
 	ckPanics(t, "autograd: Dropout: p = 1.5 not in [0, 1]", func() { Dropout(x, 1.5, nil) })
 	ckPanics(t, "autograd: Dropout: nil rng", func() { Dropout(x, 0.5, nil) })
 }

@@ -55,7 +55,7 @@ func ckPanics(t *testing.T, prefix string, fn func()) {
 }
 
 // vec is a constant from values and a shape.
-func vec(data []float32, shape ...int) *Var { return Const(tensor.FromData(data, shape...)) }
+func constOf(data []float32, shape ...int) *Var { return Const(tensor.FromData(data, shape...)) }
 
 // param is a Var requiring a gradient from values and a shape.
 func param(data []float32, shape ...int) *Var { return Param(tensor.FromData(data, shape...)) }

@@ -25,7 +25,7 @@ func TestKLDivValues(t *testing.T) {
 	// (ln q + 1 − logP)/2: (ln 0.5 + 1)/2, (ln 1.5 + 1)/2, 0.5, and 0 where q = 0.
 	ckValues(t, &Var{Value: q.Grad}, []int{2, 2}, []float32{0.15342641, 0.70273256, 0.5, 0}, 1e-6)
 	// batchmean divides by the batch, not the element count.
-	one := KLDiv(vec([]float32{float32(math.Log(0.5)), float32(math.Log(0.5))}, 1, 2), vec([]float32{1, 0}, 1, 2))
+	one := KLDiv(constOf([]float32{float32(math.Log(0.5)), float32(math.Log(0.5))}, 1, 2), constOf([]float32{1, 0}, 1, 2))
 	ckValues(t, one, []int{}, []float32{0.6931472}, 1e-6)
-	ckPanics(t, "autograd: KLDiv: logP has shape [2 2], q has [4]", func() { KLDiv(lp, vec([]float32{1, 2, 3, 4}, 4)) })
+	ckPanics(t, "autograd: KLDiv: logP has shape [2 2], q has [4]", func() { KLDiv(lp, constOf([]float32{1, 2, 3, 4}, 4)) })
 }

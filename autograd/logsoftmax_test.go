@@ -19,5 +19,5 @@ func TestLogSoftmaxValues(t *testing.T) {
 	// Backward of Σ y row-wise: 1 − K·softmax = [0, 0], [0.46211716, −0.46211716], [1, −1].
 	Backward(Sum(y))
 	ckValues(t, &Var{Value: x.Grad}, []int{3, 2}, []float32{0, 0, 0.46211716, -0.46211716, 1, -1}, 1e-6)
-	ckPanics(t, "autograd: LogSoftmax: need at least 1 dim", func() { LogSoftmax(vec([]float32{1})) })
+	ckPanics(t, "autograd: LogSoftmax: need at least 1 dim", func() { LogSoftmax(constOf([]float32{1})) })
 }

@@ -13,7 +13,7 @@ func TestMean(t *testing.T) {
 	ckValues(t, y, []int{}, []float32{3}, 0)
 	Backward(y)
 	ckValues(t, &Var{Value: p.Grad}, []int{2, 2}, []float32{0.25, 0.25, 0.25, 0.25}, 0)
-	if !math.IsNaN(float64(Mean(vec(nil, 0)).Item())) {
+	if !math.IsNaN(float64(Mean(constOf(nil, 0)).Item())) {
 		t.Fatal("mean of nothing is not NaN")
 	}
 }

@@ -13,5 +13,5 @@ func TestMSE(t *testing.T) {
 	Backward(y)
 	ckValues(t, &Var{Value: p.Grad}, []int{2, 2}, []float32{0, 1, 0, 2}, 0)
 	ckValues(t, &Var{Value: q.Grad}, []int{2, 2}, []float32{0, -1, 0, -2}, 0)
-	ckPanics(t, "autograd: MSE: shapes [2 2] and [4] differ", func() { MSE(p, vec([]float32{1, 2, 3, 4}, 4)) })
+	ckPanics(t, "autograd: MSE: shapes [2 2] and [4] differ", func() { MSE(p, constOf([]float32{1, 2, 3, 4}, 4)) })
 }

@@ -26,5 +26,5 @@ func TestMulValues(t *testing.T) {
 	Backward(Sum(Mul(s, v)))
 	ckValues(t, &Var{Value: s.Grad}, []int{}, []float32{3}, 0)
 	ckValues(t, &Var{Value: v.Grad}, []int{2}, []float32{3, 3}, 0)
-	ckPanics(t, "autograd: Mul: shapes", func() { Mul(x, vec([]float32{1, 2, 3}, 3, 1)) })
+	ckPanics(t, "autograd: Mul: shapes", func() { Mul(x, constOf([]float32{1, 2, 3}, 3, 1)) })
 }

@@ -11,7 +11,7 @@ func TestSigmoid(t *testing.T) {
 	p := param([]float32{0, 2, -2, 100, -100}, 5)
 	y := Sigmoid(p)
 	ckValues(t, y, []int{5}, []float32{0.5, 0.880797, 0.11920292, 1, 3.720076e-44}, 1e-6)
-	if y.Value.HasNaN() || math.IsNaN(float64(Sigmoid(vec([]float32{-1e30}, 1)).Item())) {
+	if y.Value.HasNaN() || math.IsNaN(float64(Sigmoid(constOf([]float32{-1e30}, 1)).Item())) {
 		t.Fatal("sigmoid overflowed")
 	}
 	Backward(Sum(y))

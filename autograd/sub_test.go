@@ -19,5 +19,5 @@ func TestSubValues(t *testing.T) {
 	Backward(Sum(y))
 	ckValues(t, &Var{Value: b.Grad}, []int{2, 1}, []float32{-3, -3}, 0)
 	ckValues(t, &Var{Value: a.Grad}, []int{2, 3}, []float32{1, 1, 1, 1, 1, 1}, 0)
-	ckPanics(t, "autograd: Sub: shapes", func() { Sub(a, vec([]float32{1, 2}, 2)) })
+	ckPanics(t, "autograd: Sub: shapes", func() { Sub(a, constOf([]float32{1, 2}, 2)) })
 }

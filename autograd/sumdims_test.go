@@ -20,9 +20,9 @@ func TestSumDimsValues(t *testing.T) {
 	ckValues(t, SumDims(x, []int{2, 0}, true), []int{1, 2, 1}, []float32{30, 48}, 0)
 	ckValues(t, SumDims(x, []int{0, 1, 2}, false), []int{}, []float32{78}, 0)
 	ckValues(t, SumDims(x, nil, false), []int{2, 2, 3}, x.Value.Data, 0)
-	ckValues(t, SumDims(vec([]float32{1, 2}, 1, 2), []int{0}, false), []int{2}, []float32{1, 2}, 0)
+	ckValues(t, SumDims(constOf([]float32{1, 2}, 1, 2), []int{0}, false), []int{2}, []float32{1, 2}, 0)
 	y := SumDims(x, []int{1}, false) // [2, 3]
-	Backward(Sum(Mul(y, vec([]float32{1, 2, 3, 4, 5, 6}, 2, 3))))
+	Backward(Sum(Mul(y, constOf([]float32{1, 2, 3, 4, 5, 6}, 2, 3))))
 	ckValues(t, &Var{Value: x.Grad}, []int{2, 2, 3}, []float32{1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6}, 0)
 	ckPanics(t, "autograd: SumDims: dim -1 repeated in [2 -1]", func() { SumDims(x, []int{2, -1}, false) })
 	ckPanics(t, "autograd: SumDims: dim 3 out of range", func() { SumDims(x, []int{3}, false) })

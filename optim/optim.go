@@ -4,6 +4,7 @@ import (
 	"math"
 
 	ag "ebyd/autograd"
+	"ebyd/internal/vec"
 	"ebyd/tensor"
 )
 
@@ -51,22 +52,11 @@ func (o *SGD) Step() {
 		// Elements update independently: splitting them over the cores
 		// changes no result.
 		tensor.ParallelElems(len(w), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				d := g[i] + o.WeightDecay*w[i]
-				if o.Momentum != 0 {
-					if started {
-						buf[i] = o.Momentum*buf[i] + d
-					} else {
-						buf[i] = d
-					}
-					if o.Nesterov {
-						d += o.Momentum * buf[i]
-					} else {
-						d = buf[i]
-					}
-				}
-				w[i] -= o.Rate * d
+			var b []float32
+			if buf != nil {
+				b = buf[lo:hi]
 			}
+			vec.SGD(w[lo:hi], g[lo:hi], b, o.Rate, o.Momentum, o.WeightDecay, o.Nesterov, started)
 		})
 	}
 }

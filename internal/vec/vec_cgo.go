@@ -1,0 +1,101 @@
+//go:build cgo && !purego
+
+package vec
+
+/*
+#cgo CFLAGS: -O3 -fopenmp-simd
+#include "vec.h"
+*/
+import "C"
+
+import "unsafe"
+
+// Backend names the build in use.
+const Backend = "c"
+
+func p(x []float32) *C.float { return (*C.float)(unsafe.Pointer(unsafe.SliceData(x))) }
+
+// ReLU writes max(src, 0) into dst (NaN passes through).
+func ReLU(dst, src []float32) {
+	if len(src) == 0 {
+		return
+	}
+	_ = dst[len(src)-1]
+	C.ebyd_relu(p(dst), p(src), C.long(len(src)))
+}
+
+// ReLUGrad writes g where y (a ReLU output) is not +0, and 0 elsewhere.
+func ReLUGrad(dst, g, y []float32) {
+	if len(y) == 0 {
+		return
+	}
+	_, _ = dst[len(y)-1], g[len(y)-1]
+	C.ebyd_relu_grad(p(dst), p(g), p(y), C.long(len(y)))
+}
+
+// Sum is Σx.
+func Sum(x []float32) float32 {
+	if len(x) == 0 {
+		return 0
+	}
+	return float32(C.ebyd_sum(p(x), C.long(len(x))))
+}
+
+// SumSqDev is Σ(x−m)².
+func SumSqDev(x []float32, m float32) float32 {
+	if len(x) == 0 {
+		return 0
+	}
+	return float32(C.ebyd_sum_sq_dev(p(x), C.long(len(x)), C.float(m)))
+}
+
+// DotDev returns Σg and Σg·(x−m).
+func DotDev(g, x []float32, m float32) (float32, float32) {
+	if len(g) == 0 {
+		return 0, 0
+	}
+	_ = x[len(g)-1]
+	var a, b C.float
+	C.ebyd_dot_dev(p(g), p(x), C.long(len(g)), C.float(m), &a, &b)
+	return float32(a), float32(b)
+}
+
+// Affine writes (x−m)·scale + shift into dst.
+func Affine(dst, x []float32, m, scale, shift float32) {
+	if len(x) == 0 {
+		return
+	}
+	_ = dst[len(x)-1]
+	C.ebyd_affine(p(dst), p(x), C.long(len(x)), C.float(m), C.float(scale), C.float(shift))
+}
+
+// BNGrad writes k·(g − mdy − (x−m)·is·mdyx) into dst: the input gradient of
+// training-mode BatchNorm for one plane.
+func BNGrad(dst, g, x []float32, m, is, k, mdy, mdyx float32) {
+	if len(g) == 0 {
+		return
+	}
+	_, _ = dst[len(g)-1], x[len(g)-1]
+	C.ebyd_bn_grad(p(dst), p(g), p(x), C.long(len(g)), C.float(m), C.float(is), C.float(k), C.float(mdy), C.float(mdyx))
+}
+
+// SGD applies torch.optim.SGD's update (dampening 0) to w in place; buf is
+// the momentum buffer (unused when mom is 0), started whether it holds a
+// previous step.
+func SGD(w, g, buf []float32, lr, mom, wd float32, nesterov, started bool) {
+	if len(w) == 0 {
+		return
+	}
+	_ = g[len(w)-1]
+	if mom != 0 {
+		_ = buf[len(w)-1]
+	}
+	C.ebyd_sgd(p(w), p(g), p(buf), C.long(len(w)), C.float(lr), C.float(mom), C.float(wd), b2i(nesterov), b2i(started))
+}
+
+func b2i(b bool) C.int {
+	if b {
+		return 1
+	}
+	return 0
+}

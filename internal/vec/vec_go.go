@@ -1,0 +1,121 @@
+//go:build !cgo || purego
+
+package vec
+
+import "math"
+
+// Backend names the build in use.
+const Backend = "go"
+
+// ReLU writes max(src, 0) into dst (NaN passes through). Branch-free: on
+// activations of random sign a branch mispredicts half the time.
+func ReLU(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, v := range src {
+		b := math.Float32bits(v)
+		neg := uint32(int32(b) >> 31)
+		if v != v {
+			neg = 0
+		}
+		dst[i] = math.Float32frombits(b &^ neg)
+	}
+}
+
+// ReLUGrad writes g where y (a ReLU output) is not +0, and 0 elsewhere.
+func ReLUGrad(dst, g, y []float32) {
+	dst, g = dst[:len(y)], g[:len(y)]
+	for i, v := range y {
+		b := int32(math.Float32bits(v))
+		live := uint32((b | -b) >> 31)
+		dst[i] = math.Float32frombits(math.Float32bits(g[i]) & live)
+	}
+}
+
+// Sum is Σx, with four accumulators.
+func Sum(x []float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += x[i]
+		s1 += x[i+1]
+		s2 += x[i+2]
+		s3 += x[i+3]
+	}
+	for ; i < len(x); i++ {
+		s0 += x[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// SumSqDev is Σ(x−m)².
+func SumSqDev(x []float32, m float32) float32 {
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		d0, d1, d2, d3 := x[i]-m, x[i+1]-m, x[i+2]-m, x[i+3]-m
+		s0 += d0 * d0
+		s1 += d1 * d1
+		s2 += d2 * d2
+		s3 += d3 * d3
+	}
+	for ; i < len(x); i++ {
+		d := x[i] - m
+		s0 += d * d
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// DotDev returns Σg and Σg·(x−m).
+func DotDev(g, x []float32, m float32) (float32, float32) {
+	var a0, a1, b0, b1 float32
+	x = x[:len(g)]
+	i := 0
+	for ; i+2 <= len(g); i += 2 {
+		a0 += g[i]
+		a1 += g[i+1]
+		b0 += g[i] * (x[i] - m)
+		b1 += g[i+1] * (x[i+1] - m)
+	}
+	for ; i < len(g); i++ {
+		a0 += g[i]
+		b0 += g[i] * (x[i] - m)
+	}
+	return a0 + a1, b0 + b1
+}
+
+// Affine writes (x−m)·scale + shift into dst.
+func Affine(dst, x []float32, m, scale, shift float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = (v-m)*scale + shift
+	}
+}
+
+// BNGrad writes k·(g − mdy − (x−m)·is·mdyx) into dst.
+func BNGrad(dst, g, x []float32, m, is, k, mdy, mdyx float32) {
+	dst, x = dst[:len(g)], x[:len(g)]
+	for i, v := range g {
+		dst[i] = k * (v - mdy - (x[i]-m)*is*mdyx)
+	}
+}
+
+// SGD applies torch.optim.SGD's update (dampening 0) to w in place.
+func SGD(w, g, buf []float32, lr, mom, wd float32, nesterov, started bool) {
+	g = g[:len(w)]
+	for i := range w {
+		d := g[i] + wd*w[i]
+		if mom != 0 {
+			if started {
+				buf[i] = mom*buf[i] + d
+			} else {
+				buf[i] = d
+			}
+			if nesterov {
+				d += mom * buf[i]
+			} else {
+				d = buf[i]
+			}
+		}
+		w[i] -= lr * d
+	}
+}

@@ -1,0 +1,87 @@
+package vec
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+func randSlice(r *rand.Rand, n int) []float32 {
+	x := make([]float32, n)
+	for i := range x {
+		x[i] = r.Float32()*2 - 1
+	}
+	return x
+}
+
+func near(t *testing.T, what string, got, want float64, tol float64) {
+	t.Helper()
+	if math.Abs(got-want) > tol*math.Max(1, math.Abs(want)) {
+		t.Fatalf("%s: got %v want %v", what, got, want)
+	}
+}
+
+// TestKernelsMatchReference checks every kernel against a plain float64 loop
+// on lengths that exercise vector bodies and remainders.
+func TestKernelsMatchReference(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 7, 16, 33, 1000} {
+		x, g := randSlice(r, n), randSlice(r, n)
+		dst := make([]float32, n)
+		ReLU(dst, x)
+		for i, v := range x {
+			if want := float32(math.Max(float64(v), 0)); dst[i] != want {
+				t.Fatalf("n=%d relu[%d]=%v want %v", n, i, dst[i], want)
+			}
+		}
+		y := append([]float32(nil), dst...)
+		ReLUGrad(dst, g, y)
+		for i := range y {
+			want := float32(0)
+			if y[i] > 0 {
+				want = g[i]
+			}
+			if dst[i] != want {
+				t.Fatalf("n=%d relugrad[%d]=%v want %v", n, i, dst[i], want)
+			}
+		}
+		var s, ss, sg, sgx float64
+		const m = 0.1
+		for i := range x {
+			s += float64(x[i])
+			ss += (float64(x[i]) - m) * (float64(x[i]) - m)
+			sg += float64(g[i])
+			sgx += float64(g[i]) * (float64(x[i]) - m)
+		}
+		near(t, "sum", float64(Sum(x)), s, 1e-5)
+		near(t, "sumsqdev", float64(SumSqDev(x, m)), ss, 1e-5)
+		a, b := DotDev(g, x, m)
+		near(t, "dot g", float64(a), sg, 1e-5)
+		near(t, "dot gx", float64(b), sgx, 1e-5)
+		Affine(dst, x, m, 2, 0.5)
+		BNGrad(y, g, x, m, 1.5, 2, 0.25, 0.75)
+		for i := range x {
+			near(t, "affine", float64(dst[i]), (float64(x[i])-m)*2+0.5, 1e-6)
+			near(t, "bngrad", float64(y[i]), 2*(float64(g[i])-0.25-(float64(x[i])-m)*1.5*0.75), 1e-5)
+		}
+	}
+}
+
+func TestReLUKeepsNaN(t *testing.T) {
+	dst := make([]float32, 3)
+	ReLU(dst, []float32{float32(math.NaN()), -1, float32(math.Inf(1))})
+	if dst[0] == dst[0] || dst[1] != 0 || !math.IsInf(float64(dst[2]), 1) {
+		t.Fatalf("got %v", dst)
+	}
+}
+
+func TestSGDMatchesTorchRule(t *testing.T) {
+	w, g, buf := []float32{1}, []float32{2}, []float32{0}
+	SGD(w, g, buf, 0.1, 0.9, 0.5, true, false) // d=2.5, buf=2.5, step 2.5+2.25
+	near(t, "w", float64(w[0]), 1-0.475, 1e-6)
+	SGD(w, g, buf, 0.1, 0.9, 0.5, true, true)
+	near(t, "w2", float64(w[0]), 0.525-0.632375, 1e-6)
+	w = []float32{1}
+	SGD(w, g, nil, 0.1, 0, 0, false, false)
+	near(t, "plain", float64(w[0]), 0.8, 1e-6)
+}
