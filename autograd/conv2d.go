@@ -76,7 +76,15 @@ func (c *conv) viaDNNL(x, w, b *Var, y *tensor.Tensor) *Var {
 	if b != nil {
 		bd = b.Value.Data
 	}
-	must(dnnl.Forward(s, x.Value.Data, w.Value.Data, bd, y.Data))
+	// Keep the input in oneDNN's layout for the weight gradient, when one
+	// will be computed: it saves reordering the activation a second time.
+	var keep []float32
+	if GradEnabled() && w.requiresGrad {
+		if n := dnnl.KeepSize(s); n > 0 {
+			keep = scratch(n)
+		}
+	}
+	must(dnnl.Forward(s, x.Value.Data, w.Value.Data, bd, y.Data, keep))
 	return result(y, func(out *Var) {
 		dy := out.Grad.Data
 		var dx, dw, db []float32
@@ -89,7 +97,8 @@ func (c *conv) viaDNNL(x, w, b *Var, y *tensor.Tensor) *Var {
 				db = make([]float32, c.cout)
 			}
 		}
-		must(dnnl.Backward(s, x.Value.Data, w.Value.Data, dy, dx, dw, db))
+		must(dnnl.Backward(s, x.Value.Data, w.Value.Data, dy, dx, dw, db, keep))
+		release(keep)
 		if dx != nil {
 			x.accumulate(dx)
 		}

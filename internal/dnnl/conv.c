@@ -156,6 +156,7 @@ struct ebyd_conv {
 	prim_t bwdw;
 	link_t w_src, w_ddst, w_dwei;
 	int shareDdst; // bwd-weights wants diff_dst in the layout bwd-data already made
+	long keep;     // bytes of the forward's reordered input that bwd-weights can reuse (0: none)
 };
 
 int ebyd_conv_create(ebyd_conv **out, int n, int ci, int h, int w, int co, int kh, int kw,
@@ -222,6 +223,12 @@ int ebyd_conv_create(ebyd_conv **out, int n, int ci, int h, int w, int co, int k
 		(rc = makeLink(dnnl_primitive_desc_query_md(wpd, dnnl_query_diff_weights_md, 0), c->u_dwei, 1, W1, &c->w_dwei)))
 		return rc;
 
+	c->keep = 0;
+	if (c->f_src.reorder.p && c->w_src.reorder.p &&
+		dnnl_memory_desc_equal(dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0),
+			dnnl_primitive_desc_query_md(wpd, dnnl_query_src_md, 0)))
+		c->keep = (long)c->f_src.size;
+
 	dnnl_primitive_desc_destroy(fpd);
 	dnnl_primitive_desc_destroy(dpd);
 	dnnl_primitive_desc_destroy(wpd);
@@ -229,13 +236,23 @@ int ebyd_conv_create(ebyd_conv **out, int n, int ci, int h, int w, int co, int k
 	return 0;
 }
 
-int ebyd_conv_forward(ebyd_conv *c, float *x, float *w, float *b, float *y) {
+long ebyd_conv_keep_size(ebyd_conv *c) { return c->keep; }
+
+// ebyd_conv_forward computes y; when keep is not NULL (ebyd_conv_keep_size
+// bytes) the input is reordered into it, for ebyd_conv_backward to reuse.
+int ebyd_conv_forward(ebyd_conv *c, float *x, float *w, float *b, float *y, float *keep) {
 	team();
 	int rc;
 	CHECK(dnnl_memory_set_data_handle(c->u_src, x));
 	CHECK(dnnl_memory_set_data_handle(c->u_wei, w));
 	CHECK(dnnl_memory_set_data_handle(c->u_dst, y));
-	if ((rc = bindIn(&c->f_src, c->u_src)) || (rc = bindIn(&c->f_wei, c->u_wei)) || (rc = bind(&c->f_dst))) return rc;
+	if (keep && c->keep) {
+		CHECK(dnnl_memory_set_data_handle(c->f_src.mem, keep));
+		if ((rc = runReorder(&c->f_src, c->u_src, 0))) return rc;
+	} else if ((rc = bindIn(&c->f_src, c->u_src))) {
+		return rc;
+	}
+	if ((rc = bindIn(&c->f_wei, c->u_wei)) || (rc = bind(&c->f_dst))) return rc;
 	dnnl_exec_arg_t args[5] = {
 		{DNNL_ARG_SRC, c->f_src.mem}, {DNNL_ARG_WEIGHTS, c->f_wei.mem}, {DNNL_ARG_DST, c->f_dst.mem}, {DNNL_ARG_BIAS, c->u_bia}};
 	int nargs = 3;
@@ -250,8 +267,9 @@ int ebyd_conv_forward(ebyd_conv *c, float *x, float *w, float *b, float *y) {
 
 // ebyd_conv_backward computes whichever of dx (input gradient), dw and db
 // (weight and bias gradients) are not NULL, reordering dy once for both
-// when the two primitives agree on its layout.
-int ebyd_conv_backward(ebyd_conv *c, float *x, float *w, float *dy, float *dx, float *dw, float *db) {
+// when the two primitives agree on its layout, and taking the reordered input
+// from kept (filled by ebyd_conv_forward) when it is not NULL.
+int ebyd_conv_backward(ebyd_conv *c, float *x, float *w, float *dy, float *dx, float *dw, float *db, float *kept) {
 	team();
 	int rc;
 	CHECK(dnnl_memory_set_data_handle(c->u_ddst, dy));
@@ -267,7 +285,12 @@ int ebyd_conv_backward(ebyd_conv *c, float *x, float *w, float *dy, float *dx, f
 	if (dw) {
 		CHECK(dnnl_memory_set_data_handle(c->u_src, x));
 		CHECK(dnnl_memory_set_data_handle(c->u_dwei, dw));
-		if ((rc = bindIn(&c->w_src, c->u_src)) || (rc = bind(&c->w_dwei))) return rc;
+		if (kept && c->keep) {
+			CHECK(dnnl_memory_set_data_handle(c->w_src.mem, kept));
+		} else if ((rc = bindIn(&c->w_src, c->u_src))) {
+			return rc;
+		}
+		if ((rc = bind(&c->w_dwei))) return rc;
 		if (c->shareDdst && haveDdst) {
 			if ((rc = bind(&c->w_ddst))) return rc; // same slot, already filled
 		} else if ((rc = bindIn(&c->w_ddst, c->u_ddst))) {

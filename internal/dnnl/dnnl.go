@@ -74,30 +74,43 @@ func ptr(x []float32) *C.float {
 // The calls below hand Go memory to oneDNN for the duration of the call only;
 // the cached primitives keep no reference that is used afterwards.
 
-// Forward computes y = conv(x, w) + b (b may be nil).
-func Forward(s Shape, x, w, b, y []float32) error {
+// KeepSize is the number of floats Forward can fill with its input in the
+// layout the weight-gradient pass wants, so that Backward need not redo that
+// reordering (0 when there is nothing to gain).
+func KeepSize(s Shape) int {
+	c, err := get(s)
+	if err != nil {
+		return 0
+	}
+	return (int(C.ebyd_conv_keep_size(c)) + 3) / 4
+}
+
+// Forward computes y = conv(x, w) + b (b may be nil). keep, nil or of
+// KeepSize floats, receives the reordered input for Backward.
+func Forward(s Shape, x, w, b, y, keep []float32) error {
 	c, err := get(s)
 	if err != nil {
 		return err
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if rc := C.ebyd_conv_forward(c, ptr(x), ptr(w), ptr(b), ptr(y)); rc != 0 {
+	if rc := C.ebyd_conv_forward(c, ptr(x), ptr(w), ptr(b), ptr(y), ptr(keep)); rc != 0 {
 		return fmt.Errorf("dnnl: forward failed (%d)", int(rc))
 	}
 	return nil
 }
 
 // Backward computes the gradients that are asked for: dx (input), dw
-// (weights) and db (bias), each nil when not wanted; db needs dw.
-func Backward(s Shape, x, w, dy, dx, dw, db []float32) error {
+// (weights) and db (bias), each nil when not wanted; db needs dw. kept is
+// Forward's keep buffer or nil.
+func Backward(s Shape, x, w, dy, dx, dw, db, kept []float32) error {
 	c, err := get(s)
 	if err != nil {
 		return err
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if rc := C.ebyd_conv_backward(c, ptr(x), ptr(w), ptr(dy), ptr(dx), ptr(dw), ptr(db)); rc != 0 {
+	if rc := C.ebyd_conv_backward(c, ptr(x), ptr(w), ptr(dy), ptr(dx), ptr(dw), ptr(db), ptr(kept)); rc != 0 {
 		return fmt.Errorf("dnnl: backward failed (%d)", int(rc))
 	}
 	return nil
