@@ -155,7 +155,7 @@ type rowKernel func(dst, a, b []float32, sa, sb int)
 // bcastApply evaluates a binary element-wise kernel over the broadcast of a
 // and b (whose shapes must already broadcast to out).
 func bcastApply(out []int, a, b *tensor.Tensor, kern rowKernel) *tensor.Tensor {
-	y := newOut(out...)
+	y := newFull(out...)
 	switch {
 	case len(y.Data) == 0:
 	case tensor.SameShape(a.Shape, b.Shape):

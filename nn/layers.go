@@ -36,6 +36,10 @@ func (c *Conv2d) Forward(x *ag.Var) *ag.Var {
 	if s := x.Value.Shape; len(s) != 4 || s[1] != want {
 		panic(ShapeError{c.path, fmt.Sprintf("expects [N, %d, H, W], got %v", want, s)})
 	}
+	kh, kw, p := c.Weight.Value.Shape[2], c.Weight.Value.Shape[3], c.Opts.Padding
+	if s := x.Value.Shape; s[2]+2*p < kh || s[3]+2*p < kw {
+		panic(ShapeError{c.path, fmt.Sprintf("has a %dx%d kernel with padding %d: input %v is too small", kh, kw, p, s)})
+	}
 	return c.Out(ag.Conv2d(x, c.Weight, c.Bias, c.Opts))
 }
 
@@ -112,6 +116,9 @@ func (b *BatchNorm2d) Forward(x *ag.Var) *ag.Var {
 		bias = ag.Mul(bias, ag.AddScalar(b.BiasNoise, 1))
 	}
 	train := b.training && !b.FrozenStats
+	if s := x.Value.Shape; train && s[0]*s[2]*s[3] < 2 {
+		panic(ShapeError{b.path, fmt.Sprintf("needs more than one value per channel in training mode, got input %v", s)})
+	}
 	if train {
 		b.NumBatches.Data[0]++
 	}
@@ -131,6 +138,9 @@ type MaxPool2d struct {
 }
 
 func (m *MaxPool2d) Forward(x *ag.Var) *ag.Var {
+	if s := x.Value.Shape; len(s) != 4 || s[2]+2*m.Padding < m.Kernel || s[3]+2*m.Padding < m.Kernel {
+		panic(ShapeError{m.path, fmt.Sprintf("has a %dx%d window with padding %d: input %v is too small", m.Kernel, m.Kernel, m.Padding, x.Value.Shape)})
+	}
 	return m.Out(ag.MaxPool2d(x, m.Kernel, m.Stride, m.Padding))
 }
 
