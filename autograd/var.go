@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"ebyd/internal/vec"
 	"ebyd/tensor"
 )
 
@@ -89,6 +90,15 @@ func (v *Var) gradBuf() *tensor.Tensor {
 	return v.Grad
 }
 
+// take hands v's gradient buffer to the caller, who becomes its owner: an
+// operation's backward may pass it on to one parent instead of a copy.
+// Backward then has nothing left of v to release.
+func (v *Var) take() []float32 {
+	g := v.Grad.Data
+	v.Grad = nil
+	return g
+}
+
 // accumulate adds g into v's gradient; when v has none yet it takes g without
 // copying, so g must not be reused by the caller.
 func (v *Var) accumulate(g []float32) {
@@ -114,13 +124,8 @@ func (v *Var) accumulate(g []float32) {
 }
 
 func addTo(dst, src []float32) {
-	if len(src) == 0 {
-		return
-	}
-	_ = dst[len(src)-1]
-	for i, s := range src {
-		dst[i] += s
-	}
+	dst = dst[:len(src)]
+	tensor.ParallelElems(len(src), func(lo, hi int) { vec.Add(dst[lo:hi], dst[lo:hi], src[lo:hi]) })
 }
 
 var noGrad atomic.Int32

@@ -25,6 +25,11 @@ CLONES void ebyd_relu_grad(float *dst, const float *g, const float *y, long n) {
 	}
 }
 
+CLONES void ebyd_add(float *dst, const float *a, const float *b, long n) {
+	#pragma omp simd
+	for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
+}
+
 CLONES float ebyd_sum(const float *x, long n) {
 	float s = 0;
 	#pragma omp simd reduction(+:s)

@@ -1,5 +1,6 @@
 void ebyd_relu(float *dst, const float *src, long n);
 void ebyd_relu_grad(float *dst, const float *g, const float *y, long n);
+void ebyd_add(float *dst, const float *a, const float *b, long n);
 float ebyd_sum(const float *x, long n);
 float ebyd_sum_sq_dev(const float *x, long n, float m);
 void ebyd_dot_dev(const float *g, const float *x, long n, float m, float *sg, float *sgx);

@@ -33,6 +33,15 @@ func ReLUGrad(dst, g, y []float32) {
 	C.ebyd_relu_grad(p(dst), p(g), p(y), C.long(len(y)))
 }
 
+// Add writes a + b into dst (dst may be a or b).
+func Add(dst, a, b []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	_, _ = a[len(dst)-1], b[len(dst)-1]
+	C.ebyd_add(p(dst), p(a), p(b), C.long(len(dst)))
+}
+
 // Sum is Σx.
 func Sum(x []float32) float32 {
 	if len(x) == 0 {

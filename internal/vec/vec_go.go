@@ -31,6 +31,14 @@ func ReLUGrad(dst, g, y []float32) {
 	}
 }
 
+// Add writes a + b into dst (dst may be a or b).
+func Add(dst, a, b []float32) {
+	a, b = a[:len(dst)], b[:len(dst)]
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
 // Sum is Σx, with four accumulators.
 func Sum(x []float32) float32 {
 	var s0, s1, s2, s3 float32

@@ -45,6 +45,13 @@ func TestKernelsMatchReference(t *testing.T) {
 				t.Fatalf("n=%d relugrad[%d]=%v want %v", n, i, dst[i], want)
 			}
 		}
+		sum := make([]float32, n)
+		Add(sum, x, g)
+		for i := range sum {
+			if sum[i] != x[i]+g[i] {
+				t.Fatalf("n=%d add[%d]=%v want %v", n, i, sum[i], x[i]+g[i])
+			}
+		}
 		var s, ss, sg, sgx float64
 		const m = 0.1
 		for i := range x {
