@@ -11,7 +11,10 @@ import (
 // Load reads a state dict from a safetensors file or a torch.save .pt file,
 // recognising the format from the content (a .pth that is really
 // safetensors, or a .bin that is a torch zip, both load).
-func Load(path string) (*StateDict, error) {
+func Load(path string) (*StateDict, error) { return readFile(path, load) }
+
+// readFile opens path and parses it with read, naming the file in errors.
+func readFile(path string, read func(r io.ReaderAt, size int64) (*StateDict, error)) (*StateDict, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
@@ -21,7 +24,7 @@ func Load(path string) (*StateDict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
-	sd, err := load(f, st.Size())
+	sd, err := read(f, st.Size())
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
 	}

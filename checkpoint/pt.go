@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strings"
 
 	"ebyd/tensor"
@@ -25,22 +24,7 @@ const maxPickleSize = 1 << 30
 // "net" (or as its only name→tensor mapping). A "module." prefix on every key
 // (torch.nn.DataParallel) is removed. Nothing in the file is executed: see
 // the package documentation.
-func ReadPT(path string) (*StateDict, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
-	}
-	sd, err := readPT(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %s: %w", path, err)
-	}
-	return sd, nil
-}
+func ReadPT(path string) (*StateDict, error) { return readFile(path, readPT) }
 
 func readPT(r io.ReaderAt, size int64) (*StateDict, error) {
 	var head [512]byte

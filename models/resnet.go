@@ -30,6 +30,27 @@ func init() {
 	register(Spec{Name: "resnet18", DefaultWidth: 64, Sizes: atLeast(8), build: newResNet18})
 }
 
+// stages adds layer1..layer4 of a CIFAR ResNet-18 to parent: two blocks per
+// stage, widths w, 2w, 4w, 8w, the first block of stages 2–4 with stride 2.
+func stages(parent *nn.Base, w int, block func(in, planes, stride int) nn.Module) [4]*nn.Sequential {
+	var layers [4]*nn.Sequential
+	in := w
+	for s := range layers {
+		planes := w << s
+		seq := &nn.Sequential{}
+		for i := 0; i < 2; i++ {
+			stride := 1
+			if s > 0 && i == 0 {
+				stride = 2
+			}
+			seq.Append(block(in, planes, stride))
+			in = planes
+		}
+		layers[s] = nn.AddChild(parent, fmt.Sprintf("layer%d", s+1), seq)
+	}
+	return layers
+}
+
 func conv3(in, out, stride int, r *rand.Rand) *nn.Conv2d {
 	return nn.NewConv2d(in, out, 3, ag.ConvOpts{Stride: stride, Padding: 1}, false, r)
 }
@@ -39,30 +60,20 @@ func newResNet18(c Config, r *rand.Rand) nn.Module {
 	m := &ResNet18{}
 	m.Conv1 = nn.AddChild(&m.Base, "conv1", conv3(c.InChannels, w, 1, r))
 	m.BN1 = nn.AddChild(&m.Base, "bn1", nn.NewBatchNorm2d(w))
-	in := w
-	for s := 0; s < 4; s++ {
-		planes, stride := w<<s, min(s, 1)+1
-		seq := &nn.Sequential{}
-		for i := 0; i < 2; i++ {
-			if i == 1 {
-				stride = 1
-			}
-			b := &BasicBlock{}
-			b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
-			b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(planes))
-			b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
-			b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
-			b.Shortcut = nn.AddChild(&b.Base, "shortcut", &nn.Sequential{})
-			if stride != 1 || in != planes {
-				b.Shortcut.Append(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r))
-				b.Shortcut.Append(nn.NewBatchNorm2d(planes))
-			}
-			seq.Append(b)
-			in = planes
+	m.Layers = stages(&m.Base, w, func(in, planes, stride int) nn.Module {
+		b := &BasicBlock{}
+		b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
+		b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(planes))
+		b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
+		b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
+		b.Shortcut = nn.AddChild(&b.Base, "shortcut", &nn.Sequential{})
+		if stride != 1 || in != planes {
+			b.Shortcut.Append(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r))
+			b.Shortcut.Append(nn.NewBatchNorm2d(planes))
 		}
-		m.Layers[s] = nn.AddChild(&m.Base, fmt.Sprintf("layer%d", s+1), seq)
-	}
-	m.Linear = nn.AddChild(&m.Base, "linear", nn.NewLinear(in, c.NumClasses, true, r))
+		return b
+	})
+	m.Linear = nn.AddChild(&m.Base, "linear", nn.NewLinear(8*w, c.NumClasses, true, r))
 	return m
 }
 
@@ -107,30 +118,20 @@ func newPreActResNet18(c Config, r *rand.Rand) nn.Module {
 	w := c.Width
 	m := &PreActResNet18{}
 	m.Conv1 = nn.AddChild(&m.Base, "conv1", conv3(c.InChannels, w, 1, r))
-	in := w
-	for s := 0; s < 4; s++ {
-		planes, stride := w<<s, min(s, 1)+1
-		seq := &nn.Sequential{}
-		for i := 0; i < 2; i++ {
-			if i == 1 {
-				stride = 1
-			}
-			b := &PreActBlock{}
-			b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(in))
-			b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
-			b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
-			b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
-			if stride != 1 || in != planes {
-				b.Shortcut = nn.AddChild(&b.Base, "shortcut",
-					nn.NewSequential(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r)))
-			}
-			seq.Append(b)
-			in = planes
+	m.Layers = stages(&m.Base, w, func(in, planes, stride int) nn.Module {
+		b := &PreActBlock{}
+		b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(in))
+		b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
+		b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
+		b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
+		if stride != 1 || in != planes {
+			b.Shortcut = nn.AddChild(&b.Base, "shortcut",
+				nn.NewSequential(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r)))
 		}
-		m.Layers[s] = nn.AddChild(&m.Base, fmt.Sprintf("layer%d", s+1), seq)
-	}
-	m.BN = nn.AddChild(&m.Base, "bn", nn.NewBatchNorm2d(in))
-	m.Linear = nn.AddChild(&m.Base, "linear", nn.NewLinear(in, c.NumClasses, true, r))
+		return b
+	})
+	m.BN = nn.AddChild(&m.Base, "bn", nn.NewBatchNorm2d(8*w))
+	m.Linear = nn.AddChild(&m.Base, "linear", nn.NewLinear(8*w, c.NumClasses, true, r))
 	return m
 }
 
