@@ -35,6 +35,6 @@ for spec in "mnistnet 128 smallcnn 10" "preactresnet18 32 preact18 7" "resnet18 
 	o=$(printf '%s\n' "${ours[@]}" | med)
 	p=$(printf '%s\n' "${theirs[@]}" | med)
 	printf '| %s | %s | %.4f | %.4f | %.2f | %.0f | %.0f | %.0f |\n' "$model" "$batch" "$o" "$p" \
-		"$(echo "$o / $p" | bc -l)" "$(printf '%s\n' "${gf[@]}" | med)" \
+		"$(awk -v a="$o" -v b="$p" 'BEGIN {print a / b}')" "$(printf '%s\n' "${gf[@]}" | med)" \
 		"$(printf '%s\n' "${rss[@]}" | med)" "$(printf '%s\n' "${trss[@]}" | med)"
 done
