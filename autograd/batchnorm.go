@@ -48,19 +48,13 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 	invstd := make([]float32, ch)
 	tensor.Parallel(ch, func(_, lo, hi int) {
 		for c := lo; c < hi; c++ {
+			plane := vec.Channel{Off: c * hw, N: n, Stride: ch * hw, HW: hw}
 			var m, v float64
 			if o.Training {
 				// Two passes (mean, then squared deviations) for accuracy;
 				// float32 within a plane, float64 across planes.
-				var s float64
-				for i := 0; i < n; i++ {
-					s += float64(vec.Sum(xd[(i*ch+c)*hw : (i*ch+c+1)*hw]))
-				}
-				m = s / float64(count)
-				var ss float64
-				for i := 0; i < n; i++ {
-					ss += float64(vec.SumSqDev(xd[(i*ch+c)*hw:(i*ch+c+1)*hw], float32(m)))
-				}
+				m = vec.ChSum(xd, plane) / float64(count)
+				ss := vec.ChSumSqDev(xd, plane, float32(m))
 				v = ss / float64(count)
 				if runMean != nil {
 					mo := float64(o.Momentum)
@@ -81,11 +75,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 			if beta != nil {
 				shift = beta.Value.Data[c]
 			}
-			for i := 0; i < n; i++ {
-				src := xd[(i*ch+c)*hw : (i*ch+c+1)*hw]
-				dst := y.Data[(i*ch+c)*hw : (i*ch+c+1)*hw]
-				vec.Affine(dst, src, mf, scale, shift)
-			}
+			vec.ChAffine(y.Data, xd, plane, mf, scale, shift)
 		}
 	})
 	return result(y, func(out *Var) {
@@ -102,15 +92,9 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 		}
 		tensor.Parallel(ch, func(_, lo, hi int) {
 			for c := lo; c < hi; c++ {
+				plane := vec.Channel{Off: c * hw, N: n, Stride: ch * hw, HW: hw}
 				m, is := mean[c], invstd[c]
-				var sdy, sdyx float64 // Σdy and Σdy·x̂
-				for i := 0; i < n; i++ {
-					src := xd[(i*ch+c)*hw : (i*ch+c+1)*hw]
-					g := dy[(i*ch+c)*hw : (i*ch+c+1)*hw]
-					a, b := vec.DotDev(g, src, m)
-					sdy += float64(a)
-					sdyx += float64(b)
-				}
+				sdy, sdyx := vec.ChDotDev(dy, xd, plane, m) // Σdy and Σdy·(x−m)
 				sdyx *= float64(is)
 				if dg != nil {
 					dg[c] = float32(sdyx)
@@ -127,22 +111,13 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 				}
 				k := gm * is
 				if !o.Training {
-					for i := 0; i < n; i++ {
-						g := dy[(i*ch+c)*hw : (i*ch+c+1)*hw]
-						d := dx[(i*ch+c)*hw : (i*ch+c+1)*hw]
-						vec.Affine(d, g, 0, k, 0)
-					}
+					vec.ChAffine(dx, dy, plane, 0, k, 0)
 					continue
 				}
 				// dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂))
 				mdy := float32(sdy / float64(count))
 				mdyx := float32(sdyx / float64(count))
-				for i := 0; i < n; i++ {
-					src := xd[(i*ch+c)*hw : (i*ch+c+1)*hw]
-					g := dy[(i*ch+c)*hw : (i*ch+c+1)*hw]
-					d := dx[(i*ch+c)*hw : (i*ch+c+1)*hw]
-					vec.BNGrad(d, g, src, m, is, k, mdy, mdyx)
-				}
+				vec.ChBNGrad(dx, dy, xd, plane, m, is, k, mdy, mdyx)
 			}
 		})
 		if dx != nil {

@@ -68,6 +68,72 @@ CLONES void ebyd_bn_grad(float *dst, const float *g, const float *x, long n, flo
 	for (long i = 0; i < n; i++) dst[i] = k * (g[i] - mdy - (x[i] - m) * is * mdyx);
 }
 
+// Channel kernels: one BatchNorm channel is n planes of hw floats, the
+// planes stride floats apart (NCHW: stride = C·H·W). One call per channel
+// rather than per plane keeps the cgo crossings few.
+
+CLONES double ebyd_ch_sum(const float *x, long n, long stride, long hw) {
+	double t = 0;
+	for (long i = 0; i < n; i++) {
+		const float *p = x + i * stride;
+		float s = 0;
+		#pragma omp simd reduction(+:s)
+		for (long j = 0; j < hw; j++) s += p[j];
+		t += s;
+	}
+	return t;
+}
+
+CLONES double ebyd_ch_sum_sq_dev(const float *x, long n, long stride, long hw, float m) {
+	double t = 0;
+	for (long i = 0; i < n; i++) {
+		const float *p = x + i * stride;
+		float s = 0;
+		#pragma omp simd reduction(+:s)
+		for (long j = 0; j < hw; j++) {
+			float d = p[j] - m;
+			s += d * d;
+		}
+		t += s;
+	}
+	return t;
+}
+
+CLONES void ebyd_ch_dot_dev(const float *g, const float *x, long n, long stride, long hw, float m, double *sg, double *sgx) {
+	double ta = 0, tb = 0;
+	for (long i = 0; i < n; i++) {
+		const float *gp = g + i * stride, *xp = x + i * stride;
+		float a = 0, b = 0;
+		#pragma omp simd reduction(+:a, b)
+		for (long j = 0; j < hw; j++) {
+			a += gp[j];
+			b += gp[j] * (xp[j] - m);
+		}
+		ta += a;
+		tb += b;
+	}
+	*sg = ta;
+	*sgx = tb;
+}
+
+CLONES void ebyd_ch_affine(float *dst, const float *x, long n, long stride, long hw, float m, float scale, float shift) {
+	for (long i = 0; i < n; i++) {
+		float *d = dst + i * stride;
+		const float *p = x + i * stride;
+		#pragma omp simd
+		for (long j = 0; j < hw; j++) d[j] = (p[j] - m) * scale + shift;
+	}
+}
+
+CLONES void ebyd_ch_bn_grad(float *dst, const float *g, const float *x, long n, long stride, long hw, float m, float is, float k, float mdy, float mdyx) {
+	for (long i = 0; i < n; i++) {
+		float *d = dst + i * stride;
+		const float *gp = g + i * stride, *xp = x + i * stride;
+		#pragma omp simd
+		for (long j = 0; j < hw; j++) d[j] = k * (gp[j] - mdy - (xp[j] - m) * is * mdyx);
+	}
+}
+
 CLONES void ebyd_sgd(float *w, const float *g, float *buf, long n, float lr, float mom, float wd, int nesterov, int started) {
 	if (mom == 0) {
 		#pragma omp simd

@@ -88,6 +88,68 @@ func BNGrad(dst, g, x []float32, m, is, k, mdy, mdyx float32) {
 	C.ebyd_bn_grad(p(dst), p(g), p(x), C.long(len(g)), C.float(m), C.float(is), C.float(k), C.float(mdy), C.float(mdyx))
 }
 
+// Channel is one channel of an NCHW tensor: N planes of HW floats, Stride
+// floats apart, the first at Off.
+type Channel struct{ Off, N, Stride, HW int }
+
+func (c Channel) check(xs ...[]float32) {
+	if c.N == 0 || c.HW == 0 {
+		return
+	}
+	last := c.Off + (c.N-1)*c.Stride + c.HW - 1
+	for _, x := range xs {
+		_ = x[last]
+	}
+}
+
+// ChSum is the sum of a channel, float32 within a plane, float64 across.
+func ChSum(x []float32, c Channel) float64 {
+	if c.N == 0 || c.HW == 0 {
+		return 0
+	}
+	c.check(x)
+	return float64(C.ebyd_ch_sum(p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW)))
+}
+
+// ChSumSqDev is Σ(x−m)² over a channel.
+func ChSumSqDev(x []float32, c Channel, m float32) float64 {
+	if c.N == 0 || c.HW == 0 {
+		return 0
+	}
+	c.check(x)
+	return float64(C.ebyd_ch_sum_sq_dev(p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW), C.float(m)))
+}
+
+// ChDotDev returns Σg and Σg·(x−m) over a channel.
+func ChDotDev(g, x []float32, c Channel, m float32) (float64, float64) {
+	if c.N == 0 || c.HW == 0 {
+		return 0, 0
+	}
+	c.check(g, x)
+	var a, b C.double
+	C.ebyd_ch_dot_dev(p(g[c.Off:]), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW), C.float(m), &a, &b)
+	return float64(a), float64(b)
+}
+
+// ChAffine writes (x−m)·scale + shift over a channel into dst.
+func ChAffine(dst, x []float32, c Channel, m, scale, shift float32) {
+	if c.N == 0 || c.HW == 0 {
+		return
+	}
+	c.check(dst, x)
+	C.ebyd_ch_affine(p(dst[c.Off:]), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW), C.float(m), C.float(scale), C.float(shift))
+}
+
+// ChBNGrad writes k·(g − mdy − (x−m)·is·mdyx) over a channel into dst.
+func ChBNGrad(dst, g, x []float32, c Channel, m, is, k, mdy, mdyx float32) {
+	if c.N == 0 || c.HW == 0 {
+		return
+	}
+	c.check(dst, g, x)
+	C.ebyd_ch_bn_grad(p(dst[c.Off:]), p(g[c.Off:]), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW),
+		C.float(m), C.float(is), C.float(k), C.float(mdy), C.float(mdyx))
+}
+
 // SGD applies torch.optim.SGD's update (dampening 0) to w in place; buf is
 // the momentum buffer (unused when mom is 0), started whether it holds a
 // previous step.

@@ -107,6 +107,58 @@ func BNGrad(dst, g, x []float32, m, is, k, mdy, mdyx float32) {
 	}
 }
 
+// Channel is one channel of an NCHW tensor: N planes of HW floats, Stride
+// floats apart, the first at Off.
+type Channel struct{ Off, N, Stride, HW int }
+
+func (c Channel) plane(x []float32, i int) []float32 {
+	o := c.Off + i*c.Stride
+	return x[o : o+c.HW]
+}
+
+// ChSum is the sum of a channel, float32 within a plane, float64 across.
+func ChSum(x []float32, c Channel) float64 {
+	var t float64
+	for i := 0; i < c.N; i++ {
+		t += float64(Sum(c.plane(x, i)))
+	}
+	return t
+}
+
+// ChSumSqDev is Σ(x−m)² over a channel.
+func ChSumSqDev(x []float32, c Channel, m float32) float64 {
+	var t float64
+	for i := 0; i < c.N; i++ {
+		t += float64(SumSqDev(c.plane(x, i), m))
+	}
+	return t
+}
+
+// ChDotDev returns Σg and Σg·(x−m) over a channel.
+func ChDotDev(g, x []float32, c Channel, m float32) (float64, float64) {
+	var ta, tb float64
+	for i := 0; i < c.N; i++ {
+		a, b := DotDev(c.plane(g, i), c.plane(x, i), m)
+		ta += float64(a)
+		tb += float64(b)
+	}
+	return ta, tb
+}
+
+// ChAffine writes (x−m)·scale + shift over a channel into dst.
+func ChAffine(dst, x []float32, c Channel, m, scale, shift float32) {
+	for i := 0; i < c.N; i++ {
+		Affine(c.plane(dst, i), c.plane(x, i), m, scale, shift)
+	}
+}
+
+// ChBNGrad writes k·(g − mdy − (x−m)·is·mdyx) over a channel into dst.
+func ChBNGrad(dst, g, x []float32, c Channel, m, is, k, mdy, mdyx float32) {
+	for i := 0; i < c.N; i++ {
+		BNGrad(c.plane(dst, i), c.plane(g, i), c.plane(x, i), m, is, k, mdy, mdyx)
+	}
+}
+
 // SGD applies torch.optim.SGD's update (dampening 0) to w in place.
 func SGD(w, g, buf []float32, lr, mom, wd float32, nesterov, started bool) {
 	g = g[:len(w)]

@@ -92,3 +92,41 @@ func TestSGDMatchesTorchRule(t *testing.T) {
 	SGD(w, g, nil, 0.1, 0, 0, false, false)
 	near(t, "plain", float64(w[0]), 0.8, 1e-6)
 }
+
+// TestChannelKernelsMatchPlanes checks the per-channel kernels (strided
+// planes of an NCHW tensor) against the per-plane ones.
+func TestChannelKernelsMatchPlanes(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const n, ch, hw, c = 3, 4, 37, 2
+	x, g := randSlice(r, n*ch*hw), randSlice(r, n*ch*hw)
+	cc := Channel{Off: c * hw, N: n, Stride: ch * hw, HW: hw}
+	plane := func(v []float32, i int) []float32 { return v[(i*ch+c)*hw : (i*ch+c+1)*hw] }
+	var s, ss, sg, sgx float64
+	const m = -0.05
+	for i := 0; i < n; i++ {
+		s += float64(Sum(plane(x, i)))
+		ss += float64(SumSqDev(plane(x, i), m))
+		a, b := DotDev(plane(g, i), plane(x, i), m)
+		sg += float64(a)
+		sgx += float64(b)
+	}
+	near(t, "chsum", ChSum(x, cc), s, 1e-6)
+	near(t, "chsumsqdev", ChSumSqDev(x, cc, m), ss, 1e-6)
+	a, b := ChDotDev(g, x, cc, m)
+	near(t, "chdot g", a, sg, 1e-6)
+	near(t, "chdot gx", b, sgx, 1e-6)
+	d1, d2 := make([]float32, len(x)), make([]float32, len(x))
+	ChAffine(d1, x, cc, m, 1.5, 0.25)
+	ChBNGrad(d2, g, x, cc, m, 2, 0.5, 0.1, 0.2)
+	for i := range x {
+		inside := (i/hw)%ch == c
+		if !inside {
+			if d1[i] != 0 || d2[i] != 0 {
+				t.Fatalf("element %d outside the channel written", i)
+			}
+			continue
+		}
+		near(t, "chaffine", float64(d1[i]), (float64(x[i])-m)*1.5+0.25, 1e-6)
+		near(t, "chbngrad", float64(d2[i]), 0.5*(float64(g[i])-0.1-(float64(x[i])-m)*2*0.2), 1e-5)
+	}
+}
