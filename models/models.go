@@ -19,6 +19,11 @@ type Config struct {
 	Width int
 	// Seed drives the PyTorch-style random initialisation.
 	Seed uint64
+	// NoFinalBN (preactresnet18 only) drops the BatchNorm and ReLU before
+	// the pooling: BackdoorBench's released definition has none, while the
+	// reference benchmark's (and kuangliu's later one) has "bn". Importing
+	// weights picks whichever the state dict holds.
+	NoFinalBN bool
 }
 
 // Spec describes one architecture of the zoo.

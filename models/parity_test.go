@@ -80,14 +80,16 @@ func closeTo(t *testing.T, what string, got, want *tensor.Tensor, tol, floor flo
 }
 
 var parityModels = []struct {
-	name string
+	name string // the fixture; the architecture is arch, or name when empty
+	arch string
 	cfg  Config
 }{
-	{"mnistnet", Config{InChannels: 1, NumClasses: 10, InputSize: 28, Width: 4}},
-	{"resnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
-	{"preactresnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
-	{"vgg16", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
-	{"mobilenetv2", Config{InChannels: 3, NumClasses: 10, InputSize: 16, Width: 4}},
+	{"mnistnet", "", Config{InChannels: 1, NumClasses: 10, InputSize: 28, Width: 4}},
+	{"resnet18", "", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
+	{"preactresnet18", "", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
+	{"preactresnet18_nofinalbn", "preactresnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4, NoFinalBN: true}},
+	{"vgg16", "", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
+	{"mobilenetv2", "", Config{InChannels: 3, NumClasses: 10, InputSize: 16, Width: 4}},
 }
 
 // TestPyTorchParity checks logits, loss, parameter and input gradients, and
@@ -99,7 +101,7 @@ func TestPyTorchParity(t *testing.T) {
 		for _, mode := range []string{"train", "eval"} {
 			t.Run(pm.name+"/"+mode, func(t *testing.T) {
 				f := loadFixture(t, pm.name)
-				m, err := New(pm.name, pm.cfg)
+				m, err := New(pm.arch, pm.cfg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -162,7 +164,7 @@ func TestStateDictNamesMatchPyTorch(t *testing.T) {
 		want := f.prefixed("param.")
 		cfg := pm.cfg
 		cfg.Width = 0
-		m, err := New(pm.name, cfg)
+		m, err := New(pm.arch, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,4 +188,12 @@ func ExampleNew() {
 	}
 	fmt.Println(n, len(nn.StateDict(m)))
 	// Output: 11173962 122
+}
+
+func init() {
+	for i := range parityModels {
+		if parityModels[i].arch == "" {
+			parityModels[i].arch = parityModels[i].name
+		}
+	}
 }

@@ -91,13 +91,14 @@ func (m *ResNet18) Forward(x *ag.Var) *ag.Var {
 	return m.Out(m.Linear.Forward(ag.Flatten(ag.GlobalAvgPool2d(out))))
 }
 
-// PreActResNet18 is BackdoorBench's pre-activation ResNet-18: BN-ReLU before
-// each convolution, a final BN-ReLU, global average pooling, linear head.
+// PreActResNet18 is the pre-activation ResNet-18: BN-ReLU before each
+// convolution, a final BN-ReLU (absent with Config.NoFinalBN, as in
+// BackdoorBench's release), global average pooling, linear head.
 type PreActResNet18 struct {
 	nn.Base
 	Conv1  *nn.Conv2d
 	Layers [4]*nn.Sequential
-	BN     *nn.BatchNorm2d
+	BN     *nn.BatchNorm2d // nil with Config.NoFinalBN
 	Linear *nn.Linear
 }
 
@@ -130,7 +131,9 @@ func newPreActResNet18(c Config, r *rand.Rand) nn.Module {
 		}
 		return b
 	})
-	m.BN = nn.AddChild(&m.Base, "bn", nn.NewBatchNorm2d(8*w))
+	if !c.NoFinalBN {
+		m.BN = nn.AddChild(&m.Base, "bn", nn.NewBatchNorm2d(8*w))
+	}
 	m.Linear = nn.AddChild(&m.Base, "linear", nn.NewLinear(8*w, c.NumClasses, true, r))
 	return m
 }
@@ -151,6 +154,8 @@ func (m *PreActResNet18) Forward(x *ag.Var) *ag.Var {
 	for _, l := range m.Layers {
 		out = l.Forward(out)
 	}
-	out = ag.ReLU(m.BN.Forward(out))
+	if m.BN != nil {
+		out = ag.ReLU(m.BN.Forward(out))
+	}
 	return m.Out(m.Linear.Forward(ag.Flatten(ag.GlobalAvgPool2d(out))))
 }

@@ -44,7 +44,9 @@ func inferModel(arch string, sd *checkpoint.StateDict) (ModelInfo, error) {
 		return ModelInfo{}, fmt.Errorf("the weights are not a %s state_dict: %s has shape %v and %s %v (want 4-D and 2-D)%s",
 			arch, keys.first, first.Shape, keys.last, last.Shape, archHint(arch, sd))
 	}
-	return ModelInfo{Arch: arch, Width: first.Shape[0], InChannels: first.Shape[1], Classes: last.Shape[0]}, nil
+	_, finalBN := sd.Get("bn.weight")
+	return ModelInfo{Arch: arch, Width: first.Shape[0], InChannels: first.Shape[1], Classes: last.Shape[0],
+		NoFinalBN: arch == "preactresnet18" && !finalBN}, nil
 }
 
 // archHint names the architecture whose parameter names the state dict has,
@@ -62,7 +64,7 @@ func archHint(asked string, sd *checkpoint.StateDict) string {
 
 var (
 	archNamesOnce sync.Once
-	archNames     map[string][]string // sorted state_dict names per architecture
+	archNames     map[string][][]string // sorted state_dict names of each variant of an architecture
 )
 
 // guessArch returns the architecture whose state_dict names are exactly
@@ -70,25 +72,29 @@ var (
 // each network stands in for it.
 func guessArch(sd *checkpoint.StateDict) string {
 	archNamesOnce.Do(func() {
-		archNames = map[string][]string{}
+		archNames = map[string][][]string{}
 		for _, name := range models.Names() {
-			m, err := models.New(name, models.Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 8})
-			if err != nil {
-				continue
+			for _, noFinalBN := range []bool{false, true} {
+				m, err := models.New(name, models.Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 8, NoFinalBN: noFinalBN})
+				if err != nil {
+					continue
+				}
+				var names []string
+				for _, e := range nn.StateDict(m) {
+					names = append(names, e.Name)
+				}
+				sort.Strings(names)
+				archNames[name] = append(archNames[name], names)
 			}
-			var names []string
-			for _, e := range nn.StateDict(m) {
-				names = append(names, e.Name)
-			}
-			sort.Strings(names)
-			archNames[name] = names
 		}
 	})
 	have := sd.Names()
 	sort.Strings(have)
 	for _, name := range models.Names() {
-		if slices.Equal(archNames[name], have) {
-			return name
+		for _, names := range archNames[name] {
+			if slices.Equal(names, have) {
+				return name
+			}
 		}
 	}
 	return ""

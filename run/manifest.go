@@ -80,12 +80,15 @@ type ModelInfo struct {
 	InputSize  int    `json:"input_size"`
 	Width      int    `json:"width"`
 	InitSeed   uint64 `json:"init_seed"`
-	Params     int    `json:"params"` // trainable scalars, for people reading the manifest
+	// NoFinalBN marks a preactresnet18 without the BatchNorm before its
+	// pooling (BackdoorBench's definition).
+	NoFinalBN bool `json:"no_final_bn,omitempty"`
+	Params    int  `json:"params"` // trainable scalars, for people reading the manifest
 }
 
 // Config is the models.Config that rebuilds the network.
 func (mi ModelInfo) Config() models.Config {
-	return models.Config{InChannels: mi.InChannels, NumClasses: mi.Classes, InputSize: mi.InputSize, Width: mi.Width, Seed: mi.InitSeed}
+	return models.Config{InChannels: mi.InChannels, NumClasses: mi.Classes, InputSize: mi.InputSize, Width: mi.Width, Seed: mi.InitSeed, NoFinalBN: mi.NoFinalBN}
 }
 
 // Build makes a freshly initialised network of this shape.

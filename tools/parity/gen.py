@@ -132,9 +132,10 @@ class PreActBlock(nn.Module):
 
 
 class PreActResNet18(nn.Module):
-    """BackdoorBench PreActResNet-18, exactly as shared/bench/torch_reference.py."""
+    """PreActResNet-18 exactly as shared/bench/torch_reference.py; with final_bn=False,
+    BackdoorBench's released models/preact_resnet.py (no BN-ReLU before the pooling)."""
 
-    def __init__(self, in_ch=3, classes=10, width=64):
+    def __init__(self, in_ch=3, classes=10, width=64, final_bn=True):
         super().__init__()
         w = width
         self.in_planes = w
@@ -143,7 +144,7 @@ class PreActResNet18(nn.Module):
         self.layer2 = self._make(2 * w, 2, 2)
         self.layer3 = self._make(4 * w, 2, 2)
         self.layer4 = self._make(8 * w, 2, 2)
-        self.bn = nn.BatchNorm2d(8 * w)
+        self.bn = nn.BatchNorm2d(8 * w) if final_bn else None
         self.linear = nn.Linear(8 * w, classes)
 
     def _make(self, planes, n, stride):
@@ -156,7 +157,8 @@ class PreActResNet18(nn.Module):
     def forward(self, x):
         out = self.conv1(x)
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
-        out = F.relu(self.bn(out))
+        if self.bn is not None:
+            out = F.relu(self.bn(out))
         out = F.adaptive_avg_pool2d(out, 1)
         return self.linear(out.flatten(1))
 
@@ -265,6 +267,10 @@ def preactresnet18(in_ch=3, classes=10, width=64):
     return PreActResNet18(in_ch, classes, width)
 
 
+def preactresnet18_nofinalbn(in_ch=3, classes=10, width=64):
+    return PreActResNet18(in_ch, classes, width, final_bn=False)
+
+
 def vgg16(in_ch=3, classes=10, width=64):
     return VGG16(in_ch, classes, width)
 
@@ -278,6 +284,7 @@ FIXTURES = [
     dict(name="mnistnet", seed=1001, in_ch=1, classes=10, hw=28, width=4, default_width=32),
     dict(name="resnet18", seed=1002, in_ch=3, classes=10, hw=32, width=4, default_width=64),
     dict(name="preactresnet18", seed=1003, in_ch=3, classes=10, hw=32, width=4, default_width=64),
+    dict(name="preactresnet18_nofinalbn", seed=1006, in_ch=3, classes=10, hw=32, width=4, default_width=64),
     dict(name="vgg16", seed=1004, in_ch=3, classes=10, hw=32, width=4, default_width=64),
     dict(name="mobilenetv2", seed=1005, in_ch=3, classes=10, hw=16, width=4, default_width=32),
 ]
