@@ -62,3 +62,33 @@ func TestArchKeysCoverTheZoo(t *testing.T) {
 		}
 	}
 }
+
+// TestInferPreActFinalBN: BackdoorBench's PreActResNet-18 has no final "bn";
+// import must recognise both definitions and rebuild the one it was given.
+func TestInferPreActFinalBN(t *testing.T) {
+	for _, noBN := range []bool{false, true} {
+		m, err := models.New("preactresnet18", models.Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4, NoFinalBN: noBN})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd := StateDict(m)
+		mi, err := inferModel("preactresnet18", sd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mi.NoFinalBN != noBN {
+			t.Fatalf("NoFinalBN=%v inferred as %v", noBN, mi.NoFinalBN)
+		}
+		if g := guessArch(sd); g != "preactresnet18" {
+			t.Fatalf("NoFinalBN=%v guessed as %q", noBN, g)
+		}
+		mi.InputSize = 32
+		rebuilt, err := mi.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := LoadStateDict(rebuilt, sd); err != nil {
+			t.Fatalf("NoFinalBN=%v: rebuilt model does not take its own weights: %v", noBN, err)
+		}
+	}
+}
