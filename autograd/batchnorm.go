@@ -14,6 +14,9 @@ type BatchNormOpts struct {
 	Training bool
 	Momentum float32 // weight of the new batch statistic in the running update
 	Eps      float32
+	// ReLU applies a ReLU to the output in the same pass (BatchNorm then
+	// ReLU, as ResNets use them), saving a pass over the activation each way.
+	ReLU bool
 }
 
 // BatchNorm2d normalises x [N, C, H, W] per channel as
@@ -75,11 +78,15 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 			if beta != nil {
 				shift = beta.Value.Data[c]
 			}
-			vec.ChAffine(y.Data, xd, plane, mf, scale, shift)
+			vec.ChAffine(y.Data, xd, nil, o.ReLU, plane, mf, scale, shift)
 		}
 	})
 	return result(y, func(out *Var) {
 		dy := out.Grad.Data
+		var mask []float32 // with the fused ReLU, gradients pass where y ≠ 0
+		if o.ReLU {
+			mask = y.Data
+		}
 		var dx, dg, db []float32
 		if x.requiresGrad {
 			dx = scratch(len(xd))
@@ -94,7 +101,7 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 			for c := lo; c < hi; c++ {
 				plane := vec.Channel{Off: c * hw, N: n, Stride: ch * hw, HW: hw}
 				m, is := mean[c], invstd[c]
-				sdy, sdyx := vec.ChDotDev(dy, xd, plane, m) // Σdy and Σdy·(x−m)
+				sdy, sdyx := vec.ChDotDev(dy, mask, xd, plane, m) // Σdy and Σdy·(x−m)
 				sdyx *= float64(is)
 				if dg != nil {
 					dg[c] = float32(sdyx)
@@ -111,13 +118,13 @@ func BatchNorm2d(x, gamma, beta *Var, runMean, runVar *tensor.Tensor, o BatchNor
 				}
 				k := gm * is
 				if !o.Training {
-					vec.ChAffine(dx, dy, plane, 0, k, 0)
+					vec.ChAffine(dx, dy, mask, false, plane, 0, k, 0)
 					continue
 				}
 				// dx = γ·σ⁻¹·(dy − mean(dy) − x̂·mean(dy·x̂))
 				mdy := float32(sdy / float64(count))
 				mdyx := float32(sdyx / float64(count))
-				vec.ChBNGrad(dx, dy, xd, plane, m, is, k, mdy, mdyx)
+				vec.ChBNGrad(dx, dy, mask, xd, plane, m, is, k, mdy, mdyx)
 			}
 		})
 		if dx != nil {

@@ -79,8 +79,8 @@ func newMobileNetV2(c Config, r *rand.Rand) nn.Module {
 }
 
 func (b *InvertedResidual) Forward(x *ag.Var) *ag.Var {
-	out := ag.ReLU(b.BN1.Forward(b.Conv1.Forward(x)))
-	out = ag.ReLU(b.BN2.Forward(b.Conv2.Forward(out)))
+	out := b.BN1.ForwardReLU(b.Conv1.Forward(x))
+	out = b.BN2.ForwardReLU(b.Conv2.Forward(out))
 	out = b.BN3.Forward(b.Conv3.Forward(out))
 	if b.Shortcut != nil {
 		out = ag.Add(out, b.Shortcut.Forward(x))
@@ -89,8 +89,8 @@ func (b *InvertedResidual) Forward(x *ag.Var) *ag.Var {
 }
 
 func (m *MobileNetV2) Forward(x *ag.Var) *ag.Var {
-	out := ag.ReLU(m.BN1.Forward(m.Conv1.Forward(x)))
+	out := m.BN1.ForwardReLU(m.Conv1.Forward(x))
 	out = m.Layers.Forward(out)
-	out = ag.ReLU(m.BN2.Forward(m.Conv2.Forward(out)))
+	out = m.BN2.ForwardReLU(m.Conv2.Forward(out))
 	return m.Out(m.Linear.Forward(ag.Flatten(ag.GlobalAvgPool2d(out))))
 }

@@ -78,13 +78,13 @@ func newResNet18(c Config, r *rand.Rand) nn.Module {
 }
 
 func (b *BasicBlock) Forward(x *ag.Var) *ag.Var {
-	out := ag.ReLU(b.BN1.Forward(b.Conv1.Forward(x)))
+	out := b.BN1.ForwardReLU(b.Conv1.Forward(x))
 	out = b.BN2.Forward(b.Conv2.Forward(out))
 	return b.Out(ag.ReLU(ag.Add(out, b.Shortcut.Forward(x))))
 }
 
 func (m *ResNet18) Forward(x *ag.Var) *ag.Var {
-	out := ag.ReLU(m.BN1.Forward(m.Conv1.Forward(x)))
+	out := m.BN1.ForwardReLU(m.Conv1.Forward(x))
 	for _, l := range m.Layers {
 		out = l.Forward(out)
 	}
@@ -139,13 +139,13 @@ func newPreActResNet18(c Config, r *rand.Rand) nn.Module {
 }
 
 func (b *PreActBlock) Forward(x *ag.Var) *ag.Var {
-	out := ag.ReLU(b.BN1.Forward(x))
+	out := b.BN1.ForwardReLU(x)
 	sc := x
 	if b.Shortcut != nil {
 		sc = b.Shortcut.Forward(out)
 	}
 	out = b.Conv1.Forward(out)
-	out = b.Conv2.Forward(ag.ReLU(b.BN2.Forward(out)))
+	out = b.Conv2.Forward(b.BN2.ForwardReLU(out))
 	return b.Out(ag.Add(out, sc))
 }
 
@@ -155,7 +155,7 @@ func (m *PreActResNet18) Forward(x *ag.Var) *ag.Var {
 		out = l.Forward(out)
 	}
 	if m.BN != nil {
-		out = ag.ReLU(m.BN.Forward(out))
+		out = m.BN.ForwardReLU(out)
 	}
 	return m.Out(m.Linear.Forward(ag.Flatten(ag.GlobalAvgPool2d(out))))
 }

@@ -101,7 +101,19 @@ func NewBatchNorm2d(c int) *BatchNorm2d {
 // Channels is the number of channels normalised.
 func (b *BatchNorm2d) Channels() int { return b.Weight.Value.Len() }
 
-func (b *BatchNorm2d) Forward(x *ag.Var) *ag.Var {
+func (b *BatchNorm2d) Forward(x *ag.Var) *ag.Var { return b.Out(b.forward(x, false)) }
+
+// ForwardReLU is ReLU(Forward(x)) computed in one pass. A hook on the layer
+// still sees the BatchNorm output before the ReLU: with a hook set, the two
+// run apart.
+func (b *BatchNorm2d) ForwardReLU(x *ag.Var) *ag.Var {
+	if b.hooks[b.path] != nil {
+		return ag.ReLU(b.Forward(x))
+	}
+	return b.forward(x, true)
+}
+
+func (b *BatchNorm2d) forward(x *ag.Var, relu bool) *ag.Var {
 	if s := x.Value.Shape; len(s) != 4 || s[1] != b.Channels() {
 		panic(ShapeError{b.path, fmt.Sprintf("expects [N, %d, H, W], got %v", b.Channels(), s)})
 	}
@@ -122,8 +134,8 @@ func (b *BatchNorm2d) Forward(x *ag.Var) *ag.Var {
 	if train {
 		b.NumBatches.Data[0]++
 	}
-	return b.Out(ag.BatchNorm2d(x, w, bias, b.RunningMean, b.RunningVar,
-		ag.BatchNormOpts{Training: train, Momentum: b.Momentum, Eps: b.Eps}))
+	return ag.BatchNorm2d(x, w, bias, b.RunningMean, b.RunningVar,
+		ag.BatchNormOpts{Training: train, Momentum: b.Momentum, Eps: b.Eps, ReLU: relu})
 }
 
 // ReLU is the rectifier as a module, so that hooks can address it.

@@ -253,3 +253,38 @@ func TestShapeErrorSpatialTooSmall(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormForwardReLU: the fused form equals ReLU(Forward), and a hook
+// on the layer still sees (and may replace) the output before the ReLU.
+func TestBatchNormForwardReLU(t *testing.T) {
+	x := ag.RandVar(3, false, 2, 3, 4, 4)
+	bn := buildBN()
+	want := ag.ReLU(bn.Forward(x)).Value
+	bn2 := buildBN()
+	got := bn2.ForwardReLU(x).Value
+	for i := range want.Data {
+		if math.Abs(float64(want.Data[i]-got.Data[i])) > 1e-6 {
+			t.Fatalf("fused [%d] = %v, unfused %v", i, got.Data[i], want.Data[i])
+		}
+	}
+	var seen *ag.Var
+	if err := nn.SetHook(bn2, "", func(y *ag.Var) *ag.Var {
+		seen = y
+		return ag.Neg(y)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out := bn2.ForwardReLU(x).Value
+	negatives := 0
+	for i, v := range seen.Value.Data {
+		if v < 0 {
+			negatives++
+		}
+		if w := float32(math.Max(float64(-v), 0)); out.Data[i] != w {
+			t.Fatalf("hooked fused output [%d] = %v, want relu(-%v) = %v", i, out.Data[i], v, w)
+		}
+	}
+	if negatives == 0 {
+		t.Fatal("the hook saw no negative values: it was given the output after the ReLU")
+	}
+}

@@ -99,15 +99,34 @@ CLONES double ebyd_ch_sum_sq_dev(const float *x, long n, long stride, long hw, f
 	return t;
 }
 
-CLONES void ebyd_ch_dot_dev(const float *g, const float *x, long n, long stride, long hw, float m, double *sg, double *sgx) {
+// live is 1 where the ReLU output y let the gradient through (y ≠ +0).
+static inline float live(const float *y, long j) {
+	uint32_t b;
+	memcpy(&b, &y[j], 4);
+	return b != 0 ? 1.0f : 0.0f;
+}
+
+// mask (NULL: none) is a ReLU output applied after the affine map: gradients
+// g count only where it is not +0 (BatchNorm and ReLU fused).
+CLONES void ebyd_ch_dot_dev(const float *g, const float *mask, const float *x, long n, long stride, long hw, float m, double *sg, double *sgx) {
 	double ta = 0, tb = 0;
 	for (long i = 0; i < n; i++) {
 		const float *gp = g + i * stride, *xp = x + i * stride;
 		float a = 0, b = 0;
-		#pragma omp simd reduction(+:a, b)
-		for (long j = 0; j < hw; j++) {
-			a += gp[j];
-			b += gp[j] * (xp[j] - m);
+		if (mask) {
+			const float *yp = mask + i * stride;
+			#pragma omp simd reduction(+:a, b)
+			for (long j = 0; j < hw; j++) {
+				float gj = gp[j] * live(yp, j);
+				a += gj;
+				b += gj * (xp[j] - m);
+			}
+		} else {
+			#pragma omp simd reduction(+:a, b)
+			for (long j = 0; j < hw; j++) {
+				a += gp[j];
+				b += gp[j] * (xp[j] - m);
+			}
 		}
 		ta += a;
 		tb += b;
@@ -116,21 +135,41 @@ CLONES void ebyd_ch_dot_dev(const float *g, const float *x, long n, long stride,
 	*sgx = tb;
 }
 
-CLONES void ebyd_ch_affine(float *dst, const float *x, long n, long stride, long hw, float m, float scale, float shift) {
+// ebyd_ch_affine writes (x−m)·scale + shift, zeroed where mask is +0, and
+// passed through ReLU when relu is set.
+CLONES void ebyd_ch_affine(float *dst, const float *x, const float *mask, int relu, long n, long stride, long hw, float m, float scale, float shift) {
 	for (long i = 0; i < n; i++) {
 		float *d = dst + i * stride;
 		const float *p = x + i * stride;
-		#pragma omp simd
-		for (long j = 0; j < hw; j++) d[j] = (p[j] - m) * scale + shift;
+		if (mask) {
+			const float *yp = mask + i * stride;
+			#pragma omp simd
+			for (long j = 0; j < hw; j++) d[j] = ((p[j] - m) * scale + shift) * live(yp, j);
+		} else if (relu) {
+			#pragma omp simd
+			for (long j = 0; j < hw; j++) {
+				float v = (p[j] - m) * scale + shift;
+				d[j] = (v > 0.0f || v != v) ? v : 0.0f;
+			}
+		} else {
+			#pragma omp simd
+			for (long j = 0; j < hw; j++) d[j] = (p[j] - m) * scale + shift;
+		}
 	}
 }
 
-CLONES void ebyd_ch_bn_grad(float *dst, const float *g, const float *x, long n, long stride, long hw, float m, float is, float k, float mdy, float mdyx) {
+CLONES void ebyd_ch_bn_grad(float *dst, const float *g, const float *mask, const float *x, long n, long stride, long hw, float m, float is, float k, float mdy, float mdyx) {
 	for (long i = 0; i < n; i++) {
 		float *d = dst + i * stride;
 		const float *gp = g + i * stride, *xp = x + i * stride;
-		#pragma omp simd
-		for (long j = 0; j < hw; j++) d[j] = k * (gp[j] - mdy - (xp[j] - m) * is * mdyx);
+		if (mask) {
+			const float *yp = mask + i * stride;
+			#pragma omp simd
+			for (long j = 0; j < hw; j++) d[j] = k * (gp[j] * live(yp, j) - mdy - (xp[j] - m) * is * mdyx);
+		} else {
+			#pragma omp simd
+			for (long j = 0; j < hw; j++) d[j] = k * (gp[j] - mdy - (xp[j] - m) * is * mdyx);
+		}
 	}
 }
 

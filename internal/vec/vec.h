@@ -8,7 +8,7 @@ void ebyd_affine(float *dst, const float *x, long n, float m, float scale, float
 void ebyd_bn_grad(float *dst, const float *g, const float *x, long n, float m, float is, float k, float mdy, float mdyx);
 double ebyd_ch_sum(const float *x, long n, long stride, long hw);
 double ebyd_ch_sum_sq_dev(const float *x, long n, long stride, long hw, float m);
-void ebyd_ch_dot_dev(const float *g, const float *x, long n, long stride, long hw, float m, double *sg, double *sgx);
-void ebyd_ch_affine(float *dst, const float *x, long n, long stride, long hw, float m, float scale, float shift);
-void ebyd_ch_bn_grad(float *dst, const float *g, const float *x, long n, long stride, long hw, float m, float is, float k, float mdy, float mdyx);
+void ebyd_ch_dot_dev(const float *g, const float *mask, const float *x, long n, long stride, long hw, float m, double *sg, double *sgx);
+void ebyd_ch_affine(float *dst, const float *x, const float *mask, int relu, long n, long stride, long hw, float m, float scale, float shift);
+void ebyd_ch_bn_grad(float *dst, const float *g, const float *mask, const float *x, long n, long stride, long hw, float m, float is, float k, float mdy, float mdyx);
 void ebyd_sgd(float *w, const float *g, float *buf, long n, float lr, float mom, float wd, int nesterov, int started);

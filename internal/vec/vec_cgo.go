@@ -120,33 +120,54 @@ func ChSumSqDev(x []float32, c Channel, m float32) float64 {
 	return float64(C.ebyd_ch_sum_sq_dev(p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW), C.float(m)))
 }
 
-// ChDotDev returns Σg and Σg·(x−m) over a channel.
-func ChDotDev(g, x []float32, c Channel, m float32) (float64, float64) {
+// pm is p(x[off:]), or nil for a nil mask.
+func pm(x []float32, off int) *C.float {
+	if x == nil {
+		return nil
+	}
+	return p(x[off:])
+}
+
+// ChDotDev returns Σg′ and Σg′·(x−m) over a channel, where g′ is g, or g
+// where mask (a ReLU output) is not +0 when mask is not nil.
+func ChDotDev(g, mask, x []float32, c Channel, m float32) (float64, float64) {
 	if c.N == 0 || c.HW == 0 {
 		return 0, 0
 	}
 	c.check(g, x)
+	if mask != nil {
+		c.check(mask)
+	}
 	var a, b C.double
-	C.ebyd_ch_dot_dev(p(g[c.Off:]), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW), C.float(m), &a, &b)
+	C.ebyd_ch_dot_dev(p(g[c.Off:]), pm(mask, c.Off), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW), C.float(m), &a, &b)
 	return float64(a), float64(b)
 }
 
-// ChAffine writes (x−m)·scale + shift over a channel into dst.
-func ChAffine(dst, x []float32, c Channel, m, scale, shift float32) {
+// ChAffine writes (x−m)·scale + shift over a channel into dst, zeroed where
+// mask (if not nil) is +0, and through a ReLU when relu is set.
+func ChAffine(dst, x, mask []float32, relu bool, c Channel, m, scale, shift float32) {
 	if c.N == 0 || c.HW == 0 {
 		return
 	}
 	c.check(dst, x)
-	C.ebyd_ch_affine(p(dst[c.Off:]), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW), C.float(m), C.float(scale), C.float(shift))
+	if mask != nil {
+		c.check(mask)
+	}
+	C.ebyd_ch_affine(p(dst[c.Off:]), p(x[c.Off:]), pm(mask, c.Off), b2i(relu), C.long(c.N), C.long(c.Stride), C.long(c.HW),
+		C.float(m), C.float(scale), C.float(shift))
 }
 
-// ChBNGrad writes k·(g − mdy − (x−m)·is·mdyx) over a channel into dst.
-func ChBNGrad(dst, g, x []float32, c Channel, m, is, k, mdy, mdyx float32) {
+// ChBNGrad writes k·(g′ − mdy − (x−m)·is·mdyx) over a channel into dst, with
+// g′ as in ChDotDev.
+func ChBNGrad(dst, g, mask, x []float32, c Channel, m, is, k, mdy, mdyx float32) {
 	if c.N == 0 || c.HW == 0 {
 		return
 	}
 	c.check(dst, g, x)
-	C.ebyd_ch_bn_grad(p(dst[c.Off:]), p(g[c.Off:]), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW),
+	if mask != nil {
+		c.check(mask)
+	}
+	C.ebyd_ch_bn_grad(p(dst[c.Off:]), p(g[c.Off:]), pm(mask, c.Off), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW),
 		C.float(m), C.float(is), C.float(k), C.float(mdy), C.float(mdyx))
 }
 

@@ -134,28 +134,56 @@ func ChSumSqDev(x []float32, c Channel, m float32) float64 {
 	return t
 }
 
-// ChDotDev returns Σg and Σg·(x−m) over a channel.
-func ChDotDev(g, x []float32, c Channel, m float32) (float64, float64) {
+// masked returns g, or a copy of g zeroed where the ReLU output y is +0.
+func masked(g, y []float32) []float32 {
+	if y == nil {
+		return g
+	}
+	out := make([]float32, len(g))
+	ReLUGrad(out, g, y)
+	return out
+}
+
+// planeOf is c.plane, or nil for a nil mask.
+func (c Channel) planeOf(x []float32, i int) []float32 {
+	if x == nil {
+		return nil
+	}
+	return c.plane(x, i)
+}
+
+// ChDotDev returns Σg′ and Σg′·(x−m) over a channel, where g′ is g, or g
+// where mask (a ReLU output) is not +0 when mask is not nil.
+func ChDotDev(g, mask, x []float32, c Channel, m float32) (float64, float64) {
 	var ta, tb float64
 	for i := 0; i < c.N; i++ {
-		a, b := DotDev(c.plane(g, i), c.plane(x, i), m)
+		a, b := DotDev(masked(c.plane(g, i), c.planeOf(mask, i)), c.plane(x, i), m)
 		ta += float64(a)
 		tb += float64(b)
 	}
 	return ta, tb
 }
 
-// ChAffine writes (x−m)·scale + shift over a channel into dst.
-func ChAffine(dst, x []float32, c Channel, m, scale, shift float32) {
+// ChAffine writes (x−m)·scale + shift over a channel into dst, zeroed where
+// mask (if not nil) is +0, and through a ReLU when relu is set.
+func ChAffine(dst, x, mask []float32, relu bool, c Channel, m, scale, shift float32) {
 	for i := 0; i < c.N; i++ {
-		Affine(c.plane(dst, i), c.plane(x, i), m, scale, shift)
+		d := c.plane(dst, i)
+		Affine(d, c.plane(x, i), m, scale, shift)
+		if mask != nil {
+			ReLUGrad(d, d, c.plane(mask, i))
+		}
+		if relu {
+			ReLU(d, d)
+		}
 	}
 }
 
-// ChBNGrad writes k·(g − mdy − (x−m)·is·mdyx) over a channel into dst.
-func ChBNGrad(dst, g, x []float32, c Channel, m, is, k, mdy, mdyx float32) {
+// ChBNGrad writes k·(g′ − mdy − (x−m)·is·mdyx) over a channel into dst, with
+// g′ as in ChDotDev.
+func ChBNGrad(dst, g, mask, x []float32, c Channel, m, is, k, mdy, mdyx float32) {
 	for i := 0; i < c.N; i++ {
-		BNGrad(c.plane(dst, i), c.plane(g, i), c.plane(x, i), m, is, k, mdy, mdyx)
+		BNGrad(c.plane(dst, i), masked(c.plane(g, i), c.planeOf(mask, i)), c.plane(x, i), m, is, k, mdy, mdyx)
 	}
 }
 

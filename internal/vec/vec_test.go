@@ -112,12 +112,12 @@ func TestChannelKernelsMatchPlanes(t *testing.T) {
 	}
 	near(t, "chsum", ChSum(x, cc), s, 1e-6)
 	near(t, "chsumsqdev", ChSumSqDev(x, cc, m), ss, 1e-6)
-	a, b := ChDotDev(g, x, cc, m)
+	a, b := ChDotDev(g, nil, x, cc, m)
 	near(t, "chdot g", a, sg, 1e-6)
 	near(t, "chdot gx", b, sgx, 1e-6)
 	d1, d2 := make([]float32, len(x)), make([]float32, len(x))
-	ChAffine(d1, x, cc, m, 1.5, 0.25)
-	ChBNGrad(d2, g, x, cc, m, 2, 0.5, 0.1, 0.2)
+	ChAffine(d1, x, nil, false, cc, m, 1.5, 0.25)
+	ChBNGrad(d2, g, nil, x, cc, m, 2, 0.5, 0.1, 0.2)
 	for i := range x {
 		inside := (i/hw)%ch == c
 		if !inside {
@@ -128,5 +128,41 @@ func TestChannelKernelsMatchPlanes(t *testing.T) {
 		}
 		near(t, "chaffine", float64(d1[i]), (float64(x[i])-m)*1.5+0.25, 1e-6)
 		near(t, "chbngrad", float64(d2[i]), 0.5*(float64(g[i])-0.1-(float64(x[i])-m)*2*0.2), 1e-5)
+	}
+}
+
+// TestChannelKernelsFuseReLU checks the ReLU-fused forms against the plain
+// kernels followed by ReLU / ReLUGrad.
+func TestChannelKernelsFuseReLU(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const n, ch, hw, c = 2, 3, 29, 1
+	x, g := randSlice(r, n*ch*hw), randSlice(r, n*ch*hw)
+	cc := Channel{Off: c * hw, N: n, Stride: ch * hw, HW: hw}
+	const m = 0.02
+	y, want := make([]float32, len(x)), make([]float32, len(x))
+	ChAffine(y, x, nil, true, cc, m, 1.5, -0.1)
+	ChAffine(want, x, nil, false, cc, m, 1.5, -0.1)
+	ReLU(want, want)
+	for i := range y {
+		if y[i] != want[i] {
+			t.Fatalf("fused relu[%d]=%v want %v", i, y[i], want[i])
+		}
+	}
+	gm := make([]float32, len(g))
+	ReLUGrad(gm, g, y)
+	a1, b1 := ChDotDev(g, y, x, cc, m)
+	a2, b2 := ChDotDev(gm, nil, x, cc, m)
+	near(t, "masked dot g", a1, a2, 1e-6)
+	near(t, "masked dot gx", b1, b2, 1e-6)
+	d1, d2 := make([]float32, len(x)), make([]float32, len(x))
+	ChBNGrad(d1, g, y, x, cc, m, 2, 0.5, 0.1, 0.2)
+	ChBNGrad(d2, gm, nil, x, cc, m, 2, 0.5, 0.1, 0.2)
+	ChAffine(d1[:0:0], nil, nil, false, Channel{}, 0, 0, 0) // empty channel: no-op
+	e1, e2 := make([]float32, len(x)), make([]float32, len(x))
+	ChAffine(e1, g, y, false, cc, 0, 3, 0)
+	ChAffine(e2, gm, nil, false, cc, 0, 3, 0)
+	for i := range d1 {
+		near(t, "masked bngrad", float64(d1[i]), float64(d2[i]), 1e-6)
+		near(t, "masked scale", float64(e1[i]), float64(e2[i]), 1e-6)
 	}
 }
