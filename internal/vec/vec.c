@@ -1,5 +1,9 @@
 //go:build cgo && !purego
 
+// Float compares may then be turned into vector selects: nothing here relies
+// on floating-point exception flags.
+#pragma GCC optimize("no-trapping-math")
+
 #include <stdint.h>
 #include <string.h>
 #include "vec.h"
@@ -18,11 +22,7 @@ CLONES void ebyd_relu(float *dst, const float *src, long n) {
 
 CLONES void ebyd_relu_grad(float *dst, const float *g, const float *y, long n) {
 	#pragma omp simd
-	for (long i = 0; i < n; i++) {
-		uint32_t b;
-		memcpy(&b, &y[i], 4);
-		dst[i] = b != 0 ? g[i] : 0.0f;
-	}
+	for (long i = 0; i < n; i++) dst[i] = g[i] * (float)(y[i] != 0.0f);
 }
 
 CLONES void ebyd_add(float *dst, const float *a, const float *b, long n) {
@@ -99,12 +99,9 @@ CLONES double ebyd_ch_sum_sq_dev(const float *x, long n, long stride, long hw, f
 	return t;
 }
 
-// live is 1 where the ReLU output y let the gradient through (y ≠ +0).
-static inline float live(const float *y, long j) {
-	uint32_t b;
-	memcpy(&b, &y[j], 4);
-	return b != 0 ? 1.0f : 0.0f;
-}
+// live is 1 where the ReLU output y let the gradient through. A ReLU output
+// is +0, positive or NaN, so a float compare tells, and vectorises.
+static inline float live(const float *y, long j) { return (float)(y[j] != 0.0f); }
 
 // mask (NULL: none) is a ReLU output applied after the affine map: gradients
 // g count only where it is not +0 (BatchNorm and ReLU fused).
