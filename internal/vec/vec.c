@@ -30,44 +30,6 @@ CLONES void ebyd_add(float *dst, const float *a, const float *b, long n) {
 	for (long i = 0; i < n; i++) dst[i] = a[i] + b[i];
 }
 
-CLONES float ebyd_sum(const float *x, long n) {
-	float s = 0;
-	#pragma omp simd reduction(+:s)
-	for (long i = 0; i < n; i++) s += x[i];
-	return s;
-}
-
-CLONES float ebyd_sum_sq_dev(const float *x, long n, float m) {
-	float s = 0;
-	#pragma omp simd reduction(+:s)
-	for (long i = 0; i < n; i++) {
-		float d = x[i] - m;
-		s += d * d;
-	}
-	return s;
-}
-
-CLONES void ebyd_dot_dev(const float *g, const float *x, long n, float m, float *sg, float *sgx) {
-	float a = 0, b = 0;
-	#pragma omp simd reduction(+:a, b)
-	for (long i = 0; i < n; i++) {
-		a += g[i];
-		b += g[i] * (x[i] - m);
-	}
-	*sg = a;
-	*sgx = b;
-}
-
-CLONES void ebyd_affine(float *dst, const float *x, long n, float m, float scale, float shift) {
-	#pragma omp simd
-	for (long i = 0; i < n; i++) dst[i] = (x[i] - m) * scale + shift;
-}
-
-CLONES void ebyd_bn_grad(float *dst, const float *g, const float *x, long n, float m, float is, float k, float mdy, float mdyx) {
-	#pragma omp simd
-	for (long i = 0; i < n; i++) dst[i] = k * (g[i] - mdy - (x[i] - m) * is * mdyx);
-}
-
 // Channel kernels: one BatchNorm channel is n planes of hw floats, the
 // planes stride floats apart (NCHW: stride = C·H·W). One call per channel
 // rather than per plane keeps the cgo crossings few.

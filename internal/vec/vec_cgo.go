@@ -42,52 +42,6 @@ func Add(dst, a, b []float32) {
 	C.ebyd_add(p(dst), p(a), p(b), C.long(len(dst)))
 }
 
-// Sum is Σx.
-func Sum(x []float32) float32 {
-	if len(x) == 0 {
-		return 0
-	}
-	return float32(C.ebyd_sum(p(x), C.long(len(x))))
-}
-
-// SumSqDev is Σ(x−m)².
-func SumSqDev(x []float32, m float32) float32 {
-	if len(x) == 0 {
-		return 0
-	}
-	return float32(C.ebyd_sum_sq_dev(p(x), C.long(len(x)), C.float(m)))
-}
-
-// DotDev returns Σg and Σg·(x−m).
-func DotDev(g, x []float32, m float32) (float32, float32) {
-	if len(g) == 0 {
-		return 0, 0
-	}
-	_ = x[len(g)-1]
-	var a, b C.float
-	C.ebyd_dot_dev(p(g), p(x), C.long(len(g)), C.float(m), &a, &b)
-	return float32(a), float32(b)
-}
-
-// Affine writes (x−m)·scale + shift into dst.
-func Affine(dst, x []float32, m, scale, shift float32) {
-	if len(x) == 0 {
-		return
-	}
-	_ = dst[len(x)-1]
-	C.ebyd_affine(p(dst), p(x), C.long(len(x)), C.float(m), C.float(scale), C.float(shift))
-}
-
-// BNGrad writes k·(g − mdy − (x−m)·is·mdyx) into dst: the input gradient of
-// training-mode BatchNorm for one plane.
-func BNGrad(dst, g, x []float32, m, is, k, mdy, mdyx float32) {
-	if len(g) == 0 {
-		return
-	}
-	_, _ = dst[len(g)-1], x[len(g)-1]
-	C.ebyd_bn_grad(p(dst), p(g), p(x), C.long(len(g)), C.float(m), C.float(is), C.float(k), C.float(mdy), C.float(mdyx))
-}
-
 // Channel is one channel of an NCHW tensor: N planes of HW floats, Stride
 // floats apart, the first at Off.
 type Channel struct{ Off, N, Stride, HW int }

@@ -39,8 +39,8 @@ func Add(dst, a, b []float32) {
 	}
 }
 
-// Sum is Σx, with four accumulators.
-func Sum(x []float32) float32 {
+// sum is Σx, with four accumulators.
+func sum(x []float32) float32 {
 	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -55,8 +55,8 @@ func Sum(x []float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// SumSqDev is Σ(x−m)².
-func SumSqDev(x []float32, m float32) float32 {
+// sumSqDev is Σ(x−m)².
+func sumSqDev(x []float32, m float32) float32 {
 	var s0, s1, s2, s3 float32
 	i := 0
 	for ; i+4 <= len(x); i += 4 {
@@ -73,8 +73,8 @@ func SumSqDev(x []float32, m float32) float32 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// DotDev returns Σg and Σg·(x−m).
-func DotDev(g, x []float32, m float32) (float32, float32) {
+// dotDev returns Σg and Σg·(x−m).
+func dotDev(g, x []float32, m float32) (float32, float32) {
 	var a0, a1, b0, b1 float32
 	x = x[:len(g)]
 	i := 0
@@ -91,16 +91,16 @@ func DotDev(g, x []float32, m float32) (float32, float32) {
 	return a0 + a1, b0 + b1
 }
 
-// Affine writes (x−m)·scale + shift into dst.
-func Affine(dst, x []float32, m, scale, shift float32) {
+// affine writes (x−m)·scale + shift into dst.
+func affine(dst, x []float32, m, scale, shift float32) {
 	dst = dst[:len(x)]
 	for i, v := range x {
 		dst[i] = (v-m)*scale + shift
 	}
 }
 
-// BNGrad writes k·(g − mdy − (x−m)·is·mdyx) into dst.
-func BNGrad(dst, g, x []float32, m, is, k, mdy, mdyx float32) {
+// bnGrad writes k·(g − mdy − (x−m)·is·mdyx) into dst.
+func bnGrad(dst, g, x []float32, m, is, k, mdy, mdyx float32) {
 	dst, x = dst[:len(g)], x[:len(g)]
 	for i, v := range g {
 		dst[i] = k * (v - mdy - (x[i]-m)*is*mdyx)
@@ -120,7 +120,7 @@ func (c Channel) plane(x []float32, i int) []float32 {
 func ChSum(x []float32, c Channel) float64 {
 	var t float64
 	for i := 0; i < c.N; i++ {
-		t += float64(Sum(c.plane(x, i)))
+		t += float64(sum(c.plane(x, i)))
 	}
 	return t
 }
@@ -129,7 +129,7 @@ func ChSum(x []float32, c Channel) float64 {
 func ChSumSqDev(x []float32, c Channel, m float32) float64 {
 	var t float64
 	for i := 0; i < c.N; i++ {
-		t += float64(SumSqDev(c.plane(x, i), m))
+		t += float64(sumSqDev(c.plane(x, i), m))
 	}
 	return t
 }
@@ -157,7 +157,7 @@ func (c Channel) planeOf(x []float32, i int) []float32 {
 func ChDotDev(g, mask, x []float32, c Channel, m float32) (float64, float64) {
 	var ta, tb float64
 	for i := 0; i < c.N; i++ {
-		a, b := DotDev(masked(c.plane(g, i), c.planeOf(mask, i)), c.plane(x, i), m)
+		a, b := dotDev(masked(c.plane(g, i), c.planeOf(mask, i)), c.plane(x, i), m)
 		ta += float64(a)
 		tb += float64(b)
 	}
@@ -169,7 +169,7 @@ func ChDotDev(g, mask, x []float32, c Channel, m float32) (float64, float64) {
 func ChAffine(dst, x, mask []float32, relu bool, c Channel, m, scale, shift float32) {
 	for i := 0; i < c.N; i++ {
 		d := c.plane(dst, i)
-		Affine(d, c.plane(x, i), m, scale, shift)
+		affine(d, c.plane(x, i), m, scale, shift)
 		if mask != nil {
 			ReLUGrad(d, d, c.plane(mask, i))
 		}
@@ -183,7 +183,7 @@ func ChAffine(dst, x, mask []float32, relu bool, c Channel, m, scale, shift floa
 // g′ as in ChDotDev.
 func ChBNGrad(dst, g, mask, x []float32, c Channel, m, is, k, mdy, mdyx float32) {
 	for i := 0; i < c.N; i++ {
-		BNGrad(c.plane(dst, i), masked(c.plane(g, i), c.planeOf(mask, i)), c.plane(x, i), m, is, k, mdy, mdyx)
+		bnGrad(c.plane(dst, i), masked(c.plane(g, i), c.planeOf(mask, i)), c.plane(x, i), m, is, k, mdy, mdyx)
 	}
 }
 

@@ -60,13 +60,14 @@ func TestKernelsMatchReference(t *testing.T) {
 			sg += float64(g[i])
 			sgx += float64(g[i]) * (float64(x[i]) - m)
 		}
-		near(t, "sum", float64(Sum(x)), s, 1e-5)
-		near(t, "sumsqdev", float64(SumSqDev(x, m)), ss, 1e-5)
-		a, b := DotDev(g, x, m)
-		near(t, "dot g", float64(a), sg, 1e-5)
-		near(t, "dot gx", float64(b), sgx, 1e-5)
-		Affine(dst, x, m, 2, 0.5)
-		BNGrad(y, g, x, m, 1.5, 2, 0.25, 0.75)
+		one := Channel{N: 1, Stride: n, HW: n} // the whole slice as one plane
+		near(t, "sum", ChSum(x, one), s, 1e-5)
+		near(t, "sumsqdev", ChSumSqDev(x, one, m), ss, 1e-5)
+		a, b := ChDotDev(g, nil, x, one, m)
+		near(t, "dot g", a, sg, 1e-5)
+		near(t, "dot gx", b, sgx, 1e-5)
+		ChAffine(dst, x, nil, false, one, m, 2, 0.5)
+		ChBNGrad(y, g, nil, x, one, m, 1.5, 2, 0.25, 0.75)
 		for i := range x {
 			near(t, "affine", float64(dst[i]), (float64(x[i])-m)*2+0.5, 1e-6)
 			near(t, "bngrad", float64(y[i]), 2*(float64(g[i])-0.25-(float64(x[i])-m)*1.5*0.75), 1e-5)
@@ -93,8 +94,8 @@ func TestSGDMatchesTorchRule(t *testing.T) {
 	near(t, "plain", float64(w[0]), 0.8, 1e-6)
 }
 
-// TestChannelKernelsMatchPlanes checks the per-channel kernels (strided
-// planes of an NCHW tensor) against the per-plane ones.
+// TestChannelKernelsMatchPlanes checks the per-channel kernels on strided
+// planes of an NCHW tensor, and that they leave other channels alone.
 func TestChannelKernelsMatchPlanes(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	const n, ch, hw, c = 3, 4, 37, 2
@@ -104,11 +105,13 @@ func TestChannelKernelsMatchPlanes(t *testing.T) {
 	var s, ss, sg, sgx float64
 	const m = -0.05
 	for i := 0; i < n; i++ {
-		s += float64(Sum(plane(x, i)))
-		ss += float64(SumSqDev(plane(x, i), m))
-		a, b := DotDev(plane(g, i), plane(x, i), m)
-		sg += float64(a)
-		sgx += float64(b)
+		for j, v := range plane(x, i) {
+			gv := float64(plane(g, i)[j])
+			s += float64(v)
+			ss += (float64(v) - m) * (float64(v) - m)
+			sg += gv
+			sgx += gv * (float64(v) - m)
+		}
 	}
 	near(t, "chsum", ChSum(x, cc), s, 1e-6)
 	near(t, "chsumsqdev", ChSumSqDev(x, cc, m), ss, 1e-6)
