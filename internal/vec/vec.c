@@ -4,8 +4,6 @@
 // on floating-point exception flags.
 #pragma GCC optimize("no-trapping-math")
 
-#include <stdint.h>
-#include <string.h>
 #include "vec.h"
 
 // Each kernel is compiled twice, for AVX2+FMA and for the baseline, and the
