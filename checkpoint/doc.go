@@ -13,9 +13,13 @@
 // small pickle machine written in Go understands only the opcodes that
 // torch.save emits and accepts only the handful of globals that a state_dict
 // needs (collections.OrderedDict, torch._utils._rebuild_tensor_v2,
-// torch._utils._rebuild_parameter and the storage types). Any other global
-// (os.system, builtins.eval, a user's model class...) is refused with an error
-// that names it.
+// torch._utils._rebuild_parameter and the storage types). A few plain-data
+// globals that training scripts save beside the state dict (numpy scalars
+// and arrays, argparse.Namespace) become inert placeholders, so the state dict
+// can be picked out of such a checkpoint; a placeholder is never interpreted
+// and is an error where a tensor belongs. Any other global (os.system,
+// builtins.eval, a user's model class...) is refused with an error that
+// names it.
 //
 // ReadPT takes the zip format of torch >= 1.6 and the older legacy format,
 // unwraps training checkpoints ({"state_dict": ..., "epoch": ...}) and drops

@@ -23,6 +23,10 @@ type (
 	pyList   struct{ items []any }
 	pyBytes  string
 	pyGlobal struct{ module, name string }
+	// pyOpaque is a value built from one of the inert data globals (a numpy
+	// scalar or array, an argparse.Namespace): kept as a placeholder, never
+	// interpreted, and refused if it is where a tensor must be.
+	pyOpaque struct{ global string }
 	pyDict   struct {
 		keys, vals []any
 		index      map[any]int
@@ -76,6 +80,8 @@ func pyTypeName(v any) string {
 		return "dict"
 	case *pyGlobal:
 		return v.String()
+	case *pyOpaque:
+		return v.global
 	case *ptTensor:
 		return "tensor"
 	case *storageRef:

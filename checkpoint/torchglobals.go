@@ -20,10 +20,32 @@ const (
 	globalParameter       = "torch.nn.parameter.Parameter"
 )
 
+// inertGlobals are plain data that training scripts save beside the
+// state dict ({'state_dict': sd, 'best_acc': numpy.float64(..), 'args':
+// argparse.Namespace(..)}). They resolve to placeholders: calling one
+// builds another placeholder from nothing, so the rest of the file loads
+// and the state dict can be picked out. None of them can run anything, and
+// a placeholder where a tensor belongs is still an error.
+var inertGlobals = map[string]bool{
+	"numpy.core.multiarray.scalar":        true,
+	"numpy.core.multiarray._reconstruct":  true,
+	"numpy._core.multiarray.scalar":       true, // numpy 2
+	"numpy._core.multiarray._reconstruct": true,
+	"numpy.ndarray":                       true,
+	"numpy.dtype":                         true,
+	"_codecs.encode":                      true, // bytes in protocol 2 pickles
+	"argparse.Namespace":                  true,
+	"copyreg._reconstructor":              true, // how protocol 2 pickles plain objects
+	"builtins.object":                     true,
+}
+
 // torchGlobal resolves GLOBAL/STACK_GLOBAL. Storage classes and the two
 // tensor classes are only markers: nothing ever instantiates them.
 func torchGlobal(module, name string) (any, error) {
 	full := module + "." + name
+	if inertGlobals[full] {
+		return &pyOpaque{global: full}, nil
+	}
 	switch full {
 	case globalOrderedDict, globalRebuildTensor, globalRebuildTensorV2, globalRebuildParam,
 		globalRebuildParamSt, globalRebuildFromType, globalTensor, globalParameter:
@@ -69,6 +91,9 @@ type ptTensor struct {
 // torchCall applies an allowed global. It never runs anything from the file:
 // each case builds inert values.
 func torchCall(fn any, args []any) (any, error) {
+	if o, ok := fn.(*pyOpaque); ok {
+		return &pyOpaque{global: o.global}, nil // arguments are never looked at
+	}
 	g, ok := fn.(*pyGlobal)
 	if !ok {
 		return nil, fmt.Errorf("cannot call a %s", pyTypeName(fn))

@@ -36,8 +36,10 @@ here; each would run `touch /tmp/ebyd_pwned` if torch.load'ed:
   mal_reduce.pt           a genuine torch.save of a state_dict with an object
                           whose __reduce__ returns (os.system, (...)): the
                           pickle names posix.system after the real tensors
-  numpy_scalar.pt         harmless but refused: {'state_dict': sd,
-                          'best_acc': numpy.float64} (numpy global)
+  numpy_scalar.pt         loads: {'state_dict': sd, 'best_acc':
+                          numpy.float64}; the numpy value is skipped
+  attack_result_like.pt   loads: BackdoorBench-style {'model': sd, numpy
+                          arrays, an argparse.Namespace, ...} beside it
   whole_model.pt          harmless but refused: torch.save(model) of an
                           nn.Sequential (torch.nn module classes)
 
@@ -237,10 +239,27 @@ def generate():
     evil["evil"] = Evil()
     torch.save(evil, out("mal_reduce.pt"))
     torch.save({"state_dict": sd, "best_acc": np.float64(0.5)}, out("numpy_scalar.pt"))
+    save_attack_result_like(sd, out("attack_result_like.pt"))
     torch.save(torch.nn.Sequential(torch.nn.Linear(2, 1)), out("whole_model.pt"))
 
     total = sum(os.path.getsize(out(n)) for n in os.listdir(HERE) if n != "gen.py")
     print("fixtures written, %d bytes in total" % total)
+
+
+def save_attack_result_like(sd, path):
+    """A checkpoint shaped like BackdoorBench's attack_result.pt: the model's
+    state dict beside numpy arrays, numpy scalars and the run's arguments."""
+    import argparse
+    args = argparse.Namespace(lr=0.01, attack="badnet", target=0)
+    torch.save({
+        "model_name": "tiny",
+        "num_classes": 2,
+        "model": sd,
+        "bd_train": {"poison_indicator": np.array([0, 1, 0, 1], dtype=np.int64),
+                     "x": np.zeros((2, 3, 3), dtype=np.uint8)},
+        "acc": np.float32(0.5),
+        "args": args,
+    }, path)
 
 
 def read_safetensors(path):
