@@ -111,18 +111,7 @@ func (o *Adam) Step() {
 		sq2 := float32(math.Sqrt(bc2))
 		w, g := p.Value.Data, p.Grad.Data
 		tensor.ParallelElems(len(w), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				gi := g[i]
-				if o.Decoupled {
-					w[i] *= 1 - o.Rate*o.WeightDecay
-				} else {
-					gi += o.WeightDecay * w[i]
-				}
-				st.m[i] = b1*st.m[i] + (1-b1)*gi
-				st.v[i] = b2*st.v[i] + (1-b2)*gi*gi
-				denom := float32(math.Sqrt(float64(st.v[i])))/sq2 + eps
-				w[i] -= stepSize * st.m[i] / denom
-			}
+			vec.Adam(w[lo:hi], g[lo:hi], st.m[lo:hi], st.v[lo:hi], o.Rate, b1, b2, eps, o.WeightDecay, o.Decoupled, stepSize, sq2)
 		})
 	}
 }

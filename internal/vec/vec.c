@@ -1,9 +1,11 @@
 //go:build cgo && !purego
 
-// Float compares may then be turned into vector selects: nothing here relies
-// on floating-point exception flags.
-#pragma GCC optimize("no-trapping-math")
+// Nothing here relies on floating-point exception flags or on errno, so GCC
+// may turn float compares into vector selects and sqrtf into a vector square
+// root.
+#pragma GCC optimize("no-trapping-math", "no-math-errno")
 
+#include <math.h>
 #include "vec.h"
 
 // Each kernel is compiled twice, for AVX2+FMA and for the baseline, and the
@@ -127,6 +129,27 @@ CLONES void ebyd_ch_bn_grad(float *dst, const float *g, const float *mask, const
 			#pragma omp simd
 			for (long j = 0; j < hw; j++) d[j] = k * (gp[j] - mdy - (xp[j] - m) * is * mdyx);
 		}
+	}
+}
+
+// ebyd_adam is torch.optim.Adam's update (AdamW's with decoupled set):
+// step = lr/bc1, sq2 = sqrt(bc2) for the bias corrections bc1, bc2.
+CLONES void ebyd_adam(float *w, const float *g, float *m, float *v, long n, float lr, float b1, float b2,
+		float eps, float wd, int decoupled, float step, float sq2) {
+	#pragma omp simd
+	for (long i = 0; i < n; i++) {
+		float gi = g[i];
+		float wi = w[i];
+		if (decoupled) {
+			wi *= 1 - lr * wd;
+		} else {
+			gi += wd * wi;
+		}
+		float mi = b1 * m[i] + (1 - b1) * gi;
+		float vi = b2 * v[i] + (1 - b2) * gi * gi;
+		m[i] = mi;
+		v[i] = vi;
+		w[i] = wi - step * mi / (sqrtf(vi) / sq2 + eps);
 	}
 }
 

@@ -4,7 +4,10 @@ package vec
 
 /*
 #cgo CFLAGS: -O3 -fopenmp-simd
+#cgo LDFLAGS: -lm
 #include "vec.h"
+// Declared here too: cgo did not see this one through vec.h (gcc alone does).
+void ebyd_adam(float *w, const float *g, float *m, float *v, long n, float lr, float b1, float b2, float eps, float wd, int decoupled, float step, float sq2);
 */
 import "C"
 
@@ -123,6 +126,18 @@ func ChBNGrad(dst, g, mask, x []float32, c Channel, m, is, k, mdy, mdyx float32)
 	}
 	C.ebyd_ch_bn_grad(p(dst[c.Off:]), p(g[c.Off:]), pm(mask, c.Off), p(x[c.Off:]), C.long(c.N), C.long(c.Stride), C.long(c.HW),
 		C.float(m), C.float(is), C.float(k), C.float(mdy), C.float(mdyx))
+}
+
+// Adam applies torch.optim.Adam's update to w in place (AdamW's when
+// decoupled), with m and v the moment estimates, step = lr/(1−β1^t) and
+// sq2 = √(1−β2^t).
+func Adam(w, g, m, v []float32, lr, b1, b2, eps, wd float32, decoupled bool, step, sq2 float32) {
+	if len(w) == 0 {
+		return
+	}
+	_, _, _ = g[len(w)-1], m[len(w)-1], v[len(w)-1]
+	C.ebyd_adam(p(w), p(g), p(m), p(v), C.long(len(w)), C.float(lr), C.float(b1), C.float(b2),
+		C.float(eps), C.float(wd), b2i(decoupled), C.float(step), C.float(sq2))
 }
 
 // SGD applies torch.optim.SGD's update (dampening 0) to w in place; buf is

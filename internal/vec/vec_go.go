@@ -187,6 +187,24 @@ func ChBNGrad(dst, g, mask, x []float32, c Channel, m, is, k, mdy, mdyx float32)
 	}
 }
 
+// Adam applies torch.optim.Adam's update to w in place (AdamW's when
+// decoupled), with m and v the moment estimates, step = lr/(1−β1^t) and
+// sq2 = √(1−β2^t).
+func Adam(w, g, m, v []float32, lr, b1, b2, eps, wd float32, decoupled bool, step, sq2 float32) {
+	g, m, v = g[:len(w)], m[:len(w)], v[:len(w)]
+	for i := range w {
+		gi := g[i]
+		if decoupled {
+			w[i] *= 1 - lr*wd
+		} else {
+			gi += wd * w[i]
+		}
+		m[i] = b1*m[i] + (1-b1)*gi
+		v[i] = b2*v[i] + (1-b2)*gi*gi
+		w[i] -= step * m[i] / (float32(math.Sqrt(float64(v[i])))/sq2 + eps)
+	}
+}
+
 // SGD applies torch.optim.SGD's update (dampening 0) to w in place.
 func SGD(w, g, buf []float32, lr, mom, wd float32, nesterov, started bool) {
 	g = g[:len(w)]

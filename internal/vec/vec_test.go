@@ -169,3 +169,30 @@ func TestChannelKernelsFuseReLU(t *testing.T) {
 		near(t, "masked scale", float64(e1[i]), float64(e2[i]), 1e-6)
 	}
 }
+
+func TestAdamMatchesTorchRule(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, decoupled := range []bool{false, true} {
+		w, g := randSlice(r, 37), randSlice(r, 37)
+		m, v := randSlice(r, 37), randSlice(r, 37)
+		for i := range v {
+			v[i] = v[i] * v[i]
+		}
+		w0, m0, v0 := append([]float32(nil), w...), append([]float32(nil), m...), append([]float32(nil), v...)
+		const lr, b1, b2, eps, wd, step, sq2 = 0.01, 0.9, 0.999, 1e-8, 0.05, 0.1, 0.05
+		Adam(w, g, m, v, lr, b1, b2, eps, wd, decoupled, step, sq2)
+		for i := range w {
+			wi, gi := float64(w0[i]), float64(g[i])
+			if decoupled {
+				wi *= 1 - lr*wd
+			} else {
+				gi += wd * wi
+			}
+			mi := b1*float64(m0[i]) + (1-b1)*gi
+			vi := b2*float64(v0[i]) + (1-b2)*gi*gi
+			near(t, "m", float64(m[i]), mi, 1e-6)
+			near(t, "v", float64(v[i]), vi, 1e-6)
+			near(t, "w", float64(w[i]), wi-step*mi/(math.Sqrt(vi)/sq2+eps), 1e-5)
+		}
+	}
+}
