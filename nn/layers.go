@@ -70,10 +70,11 @@ func (l *Linear) Forward(x *ag.Var) *ag.Var {
 // BatchNorm2d normalises each channel, with parameters "weight" and "bias" and
 // buffers "running_mean", "running_var" and "num_batches_tracked" as PyTorch.
 //
-// Mask, WeightNoise and BiasNoise, when set ([C] Vars), edit the layer as
-// pruning and perturbation defenses need: the effective weight is
-// weight·Mask·(1+WeightNoise) and the effective bias bias·(1+BiasNoise)
-// (RNP's masks, ANP's and AWP's multiplicative neuron noise). Gradients flow
+// Mask, WeightNoise, BiasNoise, WeightShift and BiasShift, when set ([C]
+// Vars), edit the layer as pruning and perturbation defenses need: the
+// effective weight is weight·Mask·(1+WeightNoise) + WeightShift and the
+// effective bias bias·(1+BiasNoise) + BiasShift (RNP's masks, ANP's
+// multiplicative neuron noise, additive weight perturbations). Gradients flow
 // to them like to any Var.
 type BatchNorm2d struct {
 	Base
@@ -81,6 +82,7 @@ type BatchNorm2d struct {
 	RunningMean, RunningVar, NumBatches *tensor.Tensor
 	Momentum, Eps                       float32
 	Mask, WeightNoise, BiasNoise        *ag.Var
+	WeightShift, BiasShift              *ag.Var
 	// FrozenStats keeps the running statistics (and evaluation-mode
 	// normalisation) even while the layer is in training mode.
 	FrozenStats bool
@@ -124,8 +126,14 @@ func (b *BatchNorm2d) forward(x *ag.Var, relu bool) *ag.Var {
 	if b.WeightNoise != nil {
 		w = ag.Mul(w, ag.AddScalar(b.WeightNoise, 1))
 	}
+	if b.WeightShift != nil {
+		w = ag.Add(w, b.WeightShift)
+	}
 	if b.BiasNoise != nil {
 		bias = ag.Mul(bias, ag.AddScalar(b.BiasNoise, 1))
+	}
+	if b.BiasShift != nil {
+		bias = ag.Add(bias, b.BiasShift)
 	}
 	train := b.training && !b.FrozenStats
 	if s := x.Value.Shape; train && s[0]*s[2]*s[3] < 2 {

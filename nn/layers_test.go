@@ -288,3 +288,28 @@ func TestBatchNormForwardReLU(t *testing.T) {
 		t.Fatal("the hook saw no negative values: it was given the output after the ReLU")
 	}
 }
+
+// TestBatchNormShifts: additive perturbations of weight and bias apply after
+// the mask and the multiplicative noise, and gradients reach them.
+func TestBatchNormShifts(t *testing.T) {
+	x := ag.RandVar(4, true, 2, 3, 2, 2)
+	edited, plain := bnPair()
+	edited.WeightShift = vecVar(0.2, 0.3, -0.1)
+	edited.BiasShift = vecVar(-0.5, 0.25, 0)
+	for c := 0; c < 3; c++ {
+		plain.Weight.Value.Data[c] += edited.WeightShift.Value.Data[c]
+		plain.Bias.Value.Data[c] += edited.BiasShift.Value.Data[c]
+	}
+	nn.SetTraining(edited, false)
+	nn.SetTraining(plain, false)
+	ye, yp := edited.Forward(x).Value, plain.Forward(x).Value
+	for i := range yp.Data {
+		if math.Abs(float64(ye.Data[i]-yp.Data[i])) > 1e-6 {
+			t.Fatalf("element %d: shifted BN %v, BN with effective weight/bias %v", i, ye.Data[i], yp.Data[i])
+		}
+	}
+	ins := []*ag.Var{x, edited.WeightShift, edited.BiasShift}
+	if err := ag.CheckGrad(func() *ag.Var { return edited.Forward(x) }, ins, 1e-2, 2e-2); err != nil {
+		t.Fatal(err)
+	}
+}
