@@ -197,21 +197,7 @@ func TestPickleRefusesGlobals(t *testing.T) {
 // tensorPickle is the pickle of _rebuild_tensor_v2 on a float storage of n
 // elements with the given view.
 func tensorPickle(n, offset int64, size, stride []int) []byte {
-	var p pickleWriter
-	p.op(opProto, 2)
-	p.global("torch._utils", "_rebuild_tensor_v2")
-	p.op(opMark, opMark)
-	p.str("storage")
-	p.global("torch", "FloatStorage")
-	p.str("0")
-	p.str("cpu")
-	p.int(n)
-	p.op(opTuple, opBinPersID)
-	p.int(offset)
-	p.tuple(size)
-	p.tuple(stride)
-	p.op(opNewFalse, opNone, opTuple, opReduce, opStop)
-	return p.buf.Bytes()
+	return pk(opProto, 2, tensorOps("0", n, offset, size, stride), opStop)
 }
 
 func TestCUDAStorageOfOldTorch(t *testing.T) {

@@ -237,20 +237,16 @@ func (p *pickleWriter) global(module, name string) {
 	p.put(idx)
 }
 
-func (p *pickleWriter) put(idx uint32) {
-	if idx < 256 {
-		p.op(opBinPut, byte(idx))
-		return
-	}
-	p.buf.WriteByte(opLongBinPut)
-	p.buf.Write(binary.LittleEndian.AppendUint32(nil, idx))
-}
+func (p *pickleWriter) put(idx uint32) { p.memoOp(opBinPut, opLongBinPut, idx) }
 
-func (p *pickleWriter) get(idx uint32) {
+func (p *pickleWriter) get(idx uint32) { p.memoOp(opBinGet, opLongBinGet, idx) }
+
+// memoOp writes a memo opcode: the one-byte form below 256, else the long one.
+func (p *pickleWriter) memoOp(short, long byte, idx uint32) {
 	if idx < 256 {
-		p.op(opBinGet, byte(idx))
+		p.op(short, byte(idx))
 		return
 	}
-	p.buf.WriteByte(opLongBinGet)
+	p.buf.WriteByte(long)
 	p.buf.Write(binary.LittleEndian.AppendUint32(nil, idx))
 }
