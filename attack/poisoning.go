@@ -87,7 +87,9 @@ func (p Poisoning) Select(train *data.Dataset) ([]int, error) {
 	if err := p.Validate(train.Classes); err != nil {
 		return nil, err
 	}
-	k := int(float64(train.N) * p.Rate)
+	// Rounded down as the seed does; the epsilon keeps a rate computed as
+	// k/N from losing an image to floating point.
+	k := int(float64(train.N)*p.Rate + 1e-9)
 	if k < 1 {
 		return nil, fmt.Errorf("poison rate %g of %d training images poisons none; raise the rate", p.Rate, train.N)
 	}

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"ebyd/attack"
 	ag "ebyd/autograd"
 	"ebyd/data"
 	"ebyd/metrics"
@@ -40,6 +42,11 @@ type TrainConfig struct {
 	TrainSubset int `json:"train_subset,omitempty"`
 	TestSubset  int `json:"test_subset,omitempty"`
 	EvalBatch   int `json:"eval_batch"`
+
+	// Attack, when set, plants a backdoor: the training set is poisoned
+	// (or, for a learned trigger, poisoned batch by batch) and the run
+	// measures attack success rate besides clean accuracy.
+	Attack *AttackConfig `json:"attack,omitempty"`
 }
 
 // DefaultTrainConfig trains the MNIST network to about 98.7% test accuracy
@@ -114,6 +121,9 @@ func (c *TrainConfig) resolve() error {
 	case c.EvalBatch < 1:
 		return fmt.Errorf("eval batch %d: must be at least 1", c.EvalBatch)
 	}
+	if c.Attack != nil {
+		return c.Attack.check()
+	}
 	return nil
 }
 
@@ -162,26 +172,56 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 	mi.Params = countParams(model)
 	man.Model = mi
 
+	var trig attack.Trigger
+	var poisoning attack.Poisoning
+	if cfg.Attack != nil {
+		// Everything about the attack is checked before any training.
+		if poisoning, err = cfg.Attack.resolve(train, cfg.Seed); err != nil {
+			return nil, err
+		}
+		if trig, err = cfg.Attack.trigger(train.H, train.W, train.C); err != nil {
+			return nil, err
+		}
+	}
+
 	t = time.Now()
-	stats, err := fit(ctx, model, train, cfg, opts)
-	if err != nil {
+	files := map[string][]byte{}
+	if trig == nil {
+		stats, err := fit(ctx, model, train, cfg, opts, "train")
+		if err != nil {
+			return nil, err
+		}
+		man.Seconds["median_step"] = stats.medianStep
+		man.Metrics["train_loss"] = stats.loss
+		man.Metrics["train_acc"] = stats.acc
+	} else if files, err = plant(ctx, cfg.Attack, trig, poisoning, model, train, cfg, opts, man); err != nil {
 		return nil, err
 	}
 	man.Seconds["train"] = since(t)
-	man.Seconds["median_step"] = stats.medianStep
-	man.Metrics["train_loss"] = stats.loss
-	man.Metrics["train_acc"] = stats.acc
+	// The attack's parameters are now complete (defaults filled in).
+	if man.Config, err = json.Marshal(cfg); err != nil {
+		return nil, err
+	}
 
 	t = time.Now()
 	acc, err := Accuracy(model, test, cfg.EvalBatch)
 	if err != nil {
 		return nil, err
 	}
-	man.Seconds["eval"] = since(t)
 	man.Metrics["clean_acc"] = acc
+	if trig != nil {
+		bd, err := attack.TestSet(test, trig, poisoning)
+		if err != nil {
+			return nil, err
+		}
+		if man.Metrics["asr"], err = Accuracy(model, bd, cfg.EvalBatch); err != nil {
+			return nil, err
+		}
+	}
+	man.Seconds["eval"] = since(t)
 	man.Seconds["total"] = since(start)
 
-	if err := Save(opts.Out, opts.Force, Contents{Manifest: man, Model: model}); err != nil {
+	if err := Save(opts.Out, opts.Force, Contents{Manifest: man, Model: model, Files: files}); err != nil {
 		return nil, err
 	}
 	return &Result{Dir: opts.Out, Manifest: man}, nil
@@ -209,7 +249,7 @@ func (e *NaNError) Error() string {
 
 // fit trains model on train with the config's optimizer and schedule: the
 // loop every training stage shares.
-func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainConfig, opts Options) (fitStats, error) {
+func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainConfig, opts Options, label string) (fitStats, error) {
 	var params []*ag.Var
 	for _, p := range nn.Params(model) {
 		params = append(params, p.Var)
@@ -227,7 +267,7 @@ func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainCon
 	if cfg.Schedule == "cosine" {
 		sched = optim.Cosine{TMax: cfg.Epochs * steps}
 	}
-	prog := opts.progress("train", cfg.Epochs*steps)
+	prog := opts.progress(label, cfg.Epochs*steps)
 	nn.SetTraining(model, true)
 
 	var st fitStats

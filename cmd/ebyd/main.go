@@ -89,6 +89,7 @@ table and, with --json, as one JSON object on the last line.`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		newTrainCmd(g),
+		newEvalCmd(g),
 		newImportCmd(g),
 		newExportCmd(g),
 		newBenchCmd(g),

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"ebyd/attack"
 	"ebyd/run"
 )
 
@@ -12,6 +13,9 @@ func newTrainCmd(g *globals) *cobra.Command {
 	cfg := run.DefaultTrainConfig()
 	var out string
 	var force bool
+	var tf triggerFlags
+	var bd run.AttackConfig
+	var mode string
 	c := &cobra.Command{
 		Use:   "train",
 		Short: "Train a model and write its run folder",
@@ -20,14 +24,41 @@ func newTrainCmd(g *globals) *cobra.Command {
 run.json and model.safetensors.
 
 The defaults (Adam, lr 1e-3 with cosine annealing, batch 16) train the
-PyTorch-examples MNIST network to about 98.7% test accuracy in one epoch.`,
+PyTorch-examples MNIST network to about 98.7% test accuracy in one epoch.
+
+With --attack, the run plants a backdoor: a seeded share of the training
+images (--poison-rate) gets the trigger and the label of --mode, and the run
+also measures the attack success rate (ASR: the share of triggered test images
+whose true label is not the target that the model classifies as the target;
+all2all: as y+1 mod K). run.json records every trigger parameter and
+poison_indices.json the poisoned images, so the run can be repeated exactly.`,
 		Example: `  ebyd train --dataset mnist --model mnistnet --epochs 1 --out runs/clean
+  ebyd train --attack badnets --target 0 --poison-rate 0.1 --out runs/badnets
+  ebyd train --attack blend --alpha 0.2 --target 3 --out runs/blend-t3
+  ebyd train --attack wanet --trigger-param k=4 --trigger-param s=0.5 --mode all2all
+  ebyd train --trigger-pattern star.png --trigger-mask star-mask.png --target 7
   ebyd train --dataset fashion-mnist --model resnet18 --width 16 --epochs 5 --optimizer sgd --lr 0.05`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			params, err := tf.json()
+			if err != nil {
+				return err
+			}
+			if c.Flags().Changed("poison-rate") && !(bd.Rate > 0 && bd.Rate <= 1) {
+				return usageError{fmt.Errorf("--poison-rate %g: must be in (0, 1]", bd.Rate)}
+			}
+			if name := tf.name(); name != "" {
+				bd.Name, bd.Params, bd.Mode = name, params, attack.Mode(mode)
+				cfg.Attack = &bd
+			} else if c.Flags().Changed("target") || c.Flags().Changed("poison-rate") || c.Flags().Changed("mode") {
+				return usageError{fmt.Errorf("--target, --poison-rate and --mode need --attack")}
+			}
 			if out == "" {
-				var err error
-				if out, err = run.DefaultOut(fmt.Sprintf("train-%s-%s", cfg.Dataset, cfg.Model)); err != nil {
+				name := fmt.Sprintf("train-%s-%s", cfg.Dataset, cfg.Model)
+				if cfg.Attack != nil {
+					name += "-" + cfg.Attack.Name
+				}
+				if out, err = run.DefaultOut(name); err != nil {
 					return err
 				}
 			}
@@ -54,6 +85,10 @@ PyTorch-examples MNIST network to about 98.7% test accuracy in one epoch.`,
 	f.IntVar(&cfg.TrainSubset, "train-subset", 0, "train on a seeded random subset of this many images (0: all)")
 	f.IntVar(&cfg.TestSubset, "test-subset", 0, "evaluate on a seeded random subset of this many test images (0: all)")
 	f.IntVar(&cfg.EvalBatch, "eval-batch", cfg.EvalBatch, "images per evaluation batch")
+	tf.register(f, "plant a backdoor with this attack")
+	f.IntVar(&bd.Target, "target", 0, "backdoor target label (all2one, clean-label)")
+	f.Float64Var(&bd.Rate, "poison-rate", 0, fmt.Sprintf("share of the training set that is poisoned, in (0, 1] (0: %g; clean-label: half the target class)", run.DefaultPoisonRate))
+	f.StringVar(&mode, "mode", "", "poisoning: all2one (relabel to --target), all2all (y→y+1 mod K) or clean-label (trigger target-class images only); default all2one, clean-label for cl")
 	f.StringVar(&out, "out", "", "run folder to write; its parent must exist (default: a new folder runs/train-DATASET-MODEL[-N])")
 	f.BoolVar(&force, "force", false, "replace an existing run folder at --out")
 	return c
@@ -93,12 +128,25 @@ func reportRun(c *cobra.Command, g *globals, res *run.Result) error {
 		obj["train_loss"] = m.Metrics["train_loss"]
 		obj["train_acc"] = m.Metrics["train_acc"]
 		obj["median_step_s"] = m.Seconds["median_step"]
+		if a := cfg.Attack; a != nil {
+			target := fmt.Sprintf("target %d", a.Target)
+			if a.Mode == attack.All2All {
+				target = "y → y+1 mod K"
+			}
+			rows = append(rows,
+				row{"attack", fmt.Sprintf("%s, %s, %s, poison rate %g (%d images)", a.Name, a.Mode, target, a.Rate, int(m.Metrics["poisoned"]))})
+			obj["attack"], obj["mode"], obj["target"], obj["poison_rate"] = a.Name, a.Mode, a.Target, a.Rate
+			obj["asr"] = m.Metrics["asr"]
+		}
 	} else {
 		rows = append(rows, row{"normalisation", fmt.Sprintf("mean %v, std %v", d.Mean, d.Std)})
 		obj["mean"], obj["std"] = d.Mean, d.Std
 	}
+	rows = append(rows, row{"clean acc", pct(m.Metrics["clean_acc"])})
+	if asr, ok := m.Metrics["asr"]; ok {
+		rows = append(rows, row{"ASR", pct(asr)})
+	}
 	rows = append(rows,
-		row{"clean acc", pct(m.Metrics["clean_acc"])},
 		row{"time", dur(m.Seconds["total"])},
 		row{"engine", fmt.Sprintf("%s BLAS, %s convolutions, GOMAXPROCS %d", m.Engine.BLAS, m.Engine.Conv, m.Engine.GOMAXPROCS)})
 	return report(c, g, rows, obj)
