@@ -5,12 +5,8 @@ import (
 	"image"
 	"image/color"
 	_ "image/jpeg" // decoders for ReadImage
-	"image/png"
-	"io"
 	"os"
 	"path/filepath"
-
-	"ebyd/internal/atomicfile"
 )
 
 // ReadImage reads a trigger pattern or mask from a PNG or JPEG file:
@@ -49,25 +45,4 @@ func FromImage(m image.Image) *Image {
 		}
 	}
 	return im
-}
-
-// Go returns im as a Go image (Gray or NRGBA), e.g. to write it as a PNG.
-func (im *Image) Go() image.Image {
-	r := image.Rect(0, 0, im.W, im.H)
-	if im.C == 1 {
-		g := image.NewGray(r)
-		copy(g.Pix, im.Pix)
-		return g
-	}
-	out := image.NewNRGBA(r)
-	for p := range im.H * im.W {
-		copy(out.Pix[4*p:4*p+3], im.Pix[p*im.C:p*im.C+3])
-		out.Pix[4*p+3] = 255
-	}
-	return out
-}
-
-// WritePNG writes im to path as a PNG, atomically.
-func (im *Image) WritePNG(path string) error {
-	return atomicfile.Write(path, func(w io.Writer) error { return png.Encode(w, im.Go()) })
 }
