@@ -14,7 +14,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Measure speed",
 		Args:  noArgs,
 	}
-	c.AddCommand(newBenchEngineCmd(g))
+	c.AddCommand(newBenchEngineCmd(g), newBenchAttacksCmd(g))
 	return c
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"ebyd/attack"
 	"ebyd/run"
@@ -70,6 +71,19 @@ poison_indices.json the poisoned images, so the run can be repeated exactly.`,
 		},
 	}
 	f := c.Flags()
+	trainFlags(f, &cfg)
+	tf.register(f, "plant a backdoor with this attack")
+	f.IntVar(&bd.Target, "target", 0, "backdoor target label (all2one, clean-label)")
+	f.Float64Var(&bd.Rate, "poison-rate", 0, fmt.Sprintf("share of the training set that is poisoned, in (0, 1] (0: %g; clean-label: half the target class)", run.DefaultPoisonRate))
+	f.StringVar(&mode, "mode", "", "poisoning: all2one (relabel to --target), all2all (y→y+1 mod K) or clean-label (trigger target-class images only); default all2one, clean-label for cl")
+	f.StringVar(&out, "out", "", "run folder to write; its parent must exist (default: a new folder runs/train-DATASET-MODEL[-N])")
+	f.BoolVar(&force, "force", false, "replace an existing run folder at --out")
+	return c
+}
+
+// trainFlags registers the flags of a training recipe, shared by train and
+// bench attacks.
+func trainFlags(f *pflag.FlagSet, cfg *run.TrainConfig) {
 	f.StringVar(&cfg.Dataset, "dataset", cfg.Dataset, "dataset: mnist or fashion-mnist")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "read the dataset's files from this directory instead of the default location")
 	f.StringVar(&cfg.Model, "model", cfg.Model, "architecture: mnistnet, resnet18, preactresnet18, vgg16 or mobilenetv2")
@@ -85,13 +99,6 @@ poison_indices.json the poisoned images, so the run can be repeated exactly.`,
 	f.IntVar(&cfg.TrainSubset, "train-subset", 0, "train on a seeded random subset of this many images (0: all)")
 	f.IntVar(&cfg.TestSubset, "test-subset", 0, "evaluate on a seeded random subset of this many test images (0: all)")
 	f.IntVar(&cfg.EvalBatch, "eval-batch", cfg.EvalBatch, "images per evaluation batch")
-	tf.register(f, "plant a backdoor with this attack")
-	f.IntVar(&bd.Target, "target", 0, "backdoor target label (all2one, clean-label)")
-	f.Float64Var(&bd.Rate, "poison-rate", 0, fmt.Sprintf("share of the training set that is poisoned, in (0, 1] (0: %g; clean-label: half the target class)", run.DefaultPoisonRate))
-	f.StringVar(&mode, "mode", "", "poisoning: all2one (relabel to --target), all2all (y→y+1 mod K) or clean-label (trigger target-class images only); default all2one, clean-label for cl")
-	f.StringVar(&out, "out", "", "run folder to write; its parent must exist (default: a new folder runs/train-DATASET-MODEL[-N])")
-	f.BoolVar(&force, "force", false, "replace an existing run folder at --out")
-	return c
 }
 
 // reportRun prints the result of a stage that wrote a run folder.
