@@ -105,8 +105,12 @@ type loadFunc func(dir string) (train, test *Dataset, err error)
 
 // registry maps dataset names (as on the command line) to their loaders.
 var registry = map[string]loadFunc{
-	"mnist":         loadMNIST,
-	"fashion-mnist": loadFashionMNIST,
+	"mnist":               loadMNIST,
+	"fashion-mnist":       loadFashionMNIST,
+	"mnist-rgb32":         rgb32View(loadMNIST),
+	"fashion-mnist-rgb32": rgb32View(loadFashionMNIST),
+	"cifar10":             loadCIFAR10,
+	"imagefolder":         loadImageFolder,
 }
 
 // Names lists the dataset names Load knows, sorted.
@@ -119,9 +123,11 @@ func Names() []string {
 	return names
 }
 
-// Load returns the train and test splits of the named dataset. dir overrides
-// where its files are read from; "" means the default (embedded MNIST, the
-// Debian package's directory for Fashion-MNIST).
+// Load returns the train and test splits of the named dataset (see the
+// package documentation for each name). dir overrides where its files are
+// read from; "" means the default: embedded MNIST, the Debian package's
+// directory for Fashion-MNIST. "cifar10" and "imagefolder" have no default
+// and need dir.
 func Load(name, dir string) (train, test *Dataset, err error) {
 	f, ok := registry[name]
 	if !ok {

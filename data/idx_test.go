@@ -171,7 +171,7 @@ func TestLoadIDXDirErrors(t *testing.T) {
 		t.Errorf("missing Fashion-MNIST: error %v, want the apt-get hint", err)
 	}
 	_, _, err = Load("cifar-100", "")
-	if err == nil || err.Error() != `data: unknown dataset "cifar-100" (known: fashion-mnist, mnist)` {
+	if err == nil || err.Error() != `data: unknown dataset "cifar-100" (known: cifar10, fashion-mnist, fashion-mnist-rgb32, imagefolder, mnist, mnist-rgb32)` {
 		t.Errorf("unknown dataset: error %v", err)
 	}
 }

@@ -12,9 +12,11 @@ import (
 
 // Loader iterates over a dataset in batches of normalised float32 NCHW
 // tensors with their labels, like a PyTorch DataLoader over a dataset with
-// ToTensor and Normalize transforms.
+// ToTensor and Normalize transforms (and, with Augment, RandomCrop and
+// RandomHorizontalFlip before them).
 //
-//	ld := &data.Loader{Data: train, BatchSize: 128, Shuffle: true, Seed: 1}
+//	ld := &data.Loader{Data: train, BatchSize: 128, Shuffle: true, Seed: 1,
+//		Augment: data.DefaultAugment(train.Name)}
 //	for epoch := range epochs {
 //		for x, y := range ld.Epoch(epoch) { ... }
 //	}
@@ -29,6 +31,14 @@ type Loader struct {
 	// slice, each overwritten by the next batch: no allocation per batch, for
 	// loops that are done with a batch before asking for the next.
 	Reuse bool
+
+	// Augment, unless it is the zero value, augments every image on its way
+	// into a batch, on the uint8 pixels before normalisation (the dataset is
+	// not modified): the image at position j of epoch e, dataset index
+	// Order(e)[j], is transformed by Augment.Draw(Seed, e, j), so batches
+	// depend only on Seed and the epoch, never on GOMAXPROCS. Set it for
+	// training only; see DefaultAugment.
+	Augment Augment
 }
 
 // Len is the number of batches per epoch.
@@ -71,6 +81,13 @@ func (l *Loader) Epoch(epoch int) iter.Seq2[*tensor.Tensor, []int] {
 		lut := normTable(l.Data)
 		var x *tensor.Tensor
 		var y []int
+		var aug *batchAugment
+		if l.Augment.CropPad < 0 {
+			panic(fmt.Sprintf("data: loader augment crop padding %d, want >= 0", l.Augment.CropPad))
+		}
+		if l.Augment != (Augment{}) {
+			aug = &batchAugment{a: l.Augment, seed: l.Seed, epoch: epoch}
+		}
 		for lo := 0; lo < len(order); lo += bs {
 			hi := min(lo+bs, len(order))
 			if hi-lo < bs && l.DropLast {
@@ -79,7 +96,10 @@ func (l *Loader) Epoch(epoch int) iter.Seq2[*tensor.Tensor, []int] {
 			if !l.Reuse {
 				x, y = nil, nil
 			}
-			x, y = batchInto(x, y, l.Data, order[lo:hi], lut)
+			if aug != nil {
+				aug.pos = lo
+			}
+			x, y = batchInto(x, y, l.Data, order[lo:hi], lut, aug)
 			if !yield(x, y) {
 				return
 			}
@@ -92,13 +112,13 @@ func (l *Loader) Epoch(epoch int) iter.Seq2[*tensor.Tensor, []int] {
 // in float32, exactly as torchvision's ToTensor followed by Normalize. It
 // panics on an index out of range.
 func Batch(ds *Dataset, indices []int) (*tensor.Tensor, []int) {
-	return batchInto(nil, nil, ds, indices, normTable(ds))
+	return batchInto(nil, nil, ds, indices, normTable(ds), nil)
 }
 
 // BatchInto is Batch writing into x and y when their capacity suffices
 // (either may be nil); it returns the tensor and labels it filled.
 func BatchInto(x *tensor.Tensor, y []int, ds *Dataset, indices []int) (*tensor.Tensor, []int) {
-	return batchInto(x, y, ds, indices, normTable(ds))
+	return batchInto(x, y, ds, indices, normTable(ds), nil)
 }
 
 // normTable maps every byte value to its normalised float, per channel: the
@@ -123,7 +143,33 @@ func normTable(ds *Dataset) [][256]float32 {
 // A variable so that the benchmarks can compare.
 var parallelMin = 1 << 18
 
-func batchInto(x *tensor.Tensor, y []int, ds *Dataset, indices []int, lut [][256]float32) (*tensor.Tensor, []int) {
+// batchAugment is a Loader's augmentation state for one epoch.
+type batchAugment struct {
+	a       Augment
+	seed    uint64
+	epoch   int
+	pos     int     // the epoch position of the batch's first image
+	scratch []uint8 // one augmented image per worker, reused from batch to batch
+}
+
+// buffer returns worker's image-sized scratch space.
+func (b *batchAugment) buffer(worker, size int) []uint8 {
+	if (worker+1)*size > len(b.scratch) { // only if GOMAXPROCS grew since prepare
+		return make([]uint8, size)
+	}
+	return b.scratch[worker*size : (worker+1)*size : (worker+1)*size]
+}
+
+// prepare makes room for workers augmented images.
+func (b *batchAugment) prepare(workers, size int) {
+	if len(b.scratch) < workers*size {
+		b.scratch = make([]uint8, workers*size)
+	}
+}
+
+// batchInto fills x and y with the images at indices, augmented by aug
+// unless it is nil.
+func batchInto(x *tensor.Tensor, y []int, ds *Dataset, indices []int, lut [][256]float32, aug *batchAugment) (*tensor.Tensor, []int) {
 	for _, i := range indices { // here, not in a worker goroutine, where a panic is fatal
 		if i < 0 || i >= ds.N {
 			panic(fmt.Sprintf("data: %s: index %d out of range [0, %d)", ds.Name, i, ds.N))
@@ -141,9 +187,22 @@ func batchInto(x *tensor.Tensor, y []int, ds *Dataset, indices []int, lut [][256
 		y = make([]int, n)
 	}
 	y = y[:n]
-	convert := func(_, lo, hi int) {
+	parallel := size >= parallelMin
+	if aug != nil {
+		workers := 1
+		if parallel {
+			workers = tensor.Chunks(n)
+		}
+		aug.prepare(workers, ds.ImageSize())
+	}
+	convert := func(worker, lo, hi int) {
 		for j := lo; j < hi; j++ {
 			src := ds.Image(indices[j])
+			if aug != nil {
+				buf := aug.buffer(worker, len(src))
+				aug.a.Draw(aug.seed, aug.epoch, aug.pos+j).Apply(buf, src, ds.H, ds.W, ds.C)
+				src = buf
+			}
 			dst := x.Data[j*c*hw : (j+1)*c*hw]
 			if c == 1 {
 				t, dst := &lut[0], dst[:len(src)] // lets the compiler drop bounds checks
@@ -169,7 +228,7 @@ func batchInto(x *tensor.Tensor, y []int, ds *Dataset, indices []int, lut [][256
 			}
 		}
 	}
-	if size >= parallelMin {
+	if parallel {
 		tensor.Parallel(n, convert)
 	} else {
 		convert(0, 0, n)
