@@ -12,9 +12,9 @@ type Augment struct {
 	// image shifts by -CropPad..CropPad pixels in each direction, and what
 	// comes in from outside is black, as when torchvision pads the PIL image
 	// with 0 before ToTensor.
-	CropPad int
+	CropPad int `json:"crop_pad"`
 	// Flip mirrors the (cropped) image left to right with probability 1/2.
-	Flip bool
+	Flip bool `json:"flip"`
 }
 
 // DefaultAugment is the augmentation usually trained with on the named

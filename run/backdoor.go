@@ -135,6 +135,7 @@ func plant(ctx context.Context, a *AttackConfig, t attack.Trigger, p attack.Pois
 		err := l.Fit(ctx, model, train, p, attack.FitConfig{
 			Epochs: cfg.Epochs, BatchSize: cfg.BatchSize, Optimizer: cfg.Optimizer, LR: cfg.LR,
 			Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay, Schedule: cfg.Schedule, Seed: cfg.Seed,
+			CropPad: cfg.Augment.CropPad, Flip: cfg.Augment.Flip,
 		}, func(done, total int, status string) {
 			prog.total = total
 			prog.Update(done, status)

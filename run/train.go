@@ -43,6 +43,11 @@ type TrainConfig struct {
 	TestSubset  int `json:"test_subset,omitempty"`
 	EvalBatch   int `json:"eval_batch"`
 
+	// Augment is the training augmentation, applied to the (poisoned)
+	// images batch by batch: nil means the dataset's usual one
+	// (data.DefaultAugment), filled in by the run.
+	Augment *data.Augment `json:"augment,omitempty"`
+
 	// Attack, when set, plants a backdoor: the training set is poisoned
 	// (or, for a learned trigger, poisoned batch by batch) and the run
 	// measures attack success rate besides clean accuracy.
@@ -120,6 +125,13 @@ func (c *TrainConfig) resolve() error {
 		return errors.New("--train-subset and --test-subset must not be negative")
 	case c.EvalBatch < 1:
 		return fmt.Errorf("eval batch %d: must be at least 1", c.EvalBatch)
+	}
+	if c.Augment == nil {
+		a := data.DefaultAugment(c.Dataset)
+		c.Augment = &a
+	}
+	if c.Augment.CropPad < 0 {
+		return fmt.Errorf("--augment: crop padding %d must not be negative", c.Augment.CropPad)
 	}
 	if c.Attack != nil {
 		return c.Attack.check()
@@ -261,7 +273,7 @@ func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainCon
 	case "adam":
 		opt = &optim.Adam{Params: params, Rate: float32(cfg.LR), WeightDecay: float32(cfg.WeightDecay)}
 	}
-	ld := &data.Loader{Data: train, BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Reuse: true}
+	ld := &data.Loader{Data: train, BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Reuse: true, Augment: *cfg.Augment}
 	steps := ld.Len()
 	var sched optim.Schedule = optim.Constant{}
 	if cfg.Schedule == "cosine" {

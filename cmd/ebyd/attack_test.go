@@ -62,6 +62,9 @@ func TestAttackBadInputs(t *testing.T) {
 		{"unknown mode", train("--attack", "badnets", "--mode", "one2one"), []string{"one2one", "all2one"}},
 		{"unknown trigger parameter", train("--attack", "badnets", "--trigger-param", "size=4"), []string{`unknown field "size"`}},
 		{"target without attack", train("--target", "3"), []string{"--target", "need --attack"}},
+		{"missing CIFAR directory", train("--dataset", "cifar10", "--data-dir", filepath.Join(tmp, "cifar")), []string{"cifar10", "not found", "data_batch_1.bin"}},
+		{"CIFAR without a directory", train("--dataset", "cifar10"), []string{"--data-dir is required"}},
+		{"bad augmentation", train("--augment", "rotate"), []string{"rotate", "crop=N"}},
 		{"eval of no run", []string{"eval", "--run", filepath.Join(tmp, "nothing")}, []string{"does not exist"}},
 	}
 	for _, c := range cases {

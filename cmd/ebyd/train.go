@@ -2,11 +2,14 @@ package main
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"ebyd/attack"
+	"ebyd/data"
 	"ebyd/run"
 )
 
@@ -84,7 +87,8 @@ poison_indices.json the poisoned images, so the run can be repeated exactly.`,
 // trainFlags registers the flags of a training recipe, shared by train and
 // bench attacks.
 func trainFlags(f *pflag.FlagSet, cfg *run.TrainConfig) {
-	f.StringVar(&cfg.Dataset, "dataset", cfg.Dataset, "dataset: mnist or fashion-mnist")
+	f.StringVar(&cfg.Dataset, "dataset", cfg.Dataset, "dataset: "+strings.Join(data.Names(), ", ")+" (cifar10 and imagefolder need --data-dir)")
+	f.Var(augmentFlag{&cfg.Augment}, "augment", "training augmentation: default (crop=4,flip for cifar10 and imagefolder, none for digits), none, or a list such as crop=4,flip")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "read the dataset's files from this directory instead of the default location")
 	f.StringVar(&cfg.Model, "model", cfg.Model, "architecture: mnistnet, resnet18, preactresnet18, vgg16 or mobilenetv2")
 	f.IntVar(&cfg.Width, "width", 0, "channels of the first layer, every later layer scales with it (0: the architecture's default, 32 for mnistnet, 64 for the ResNets)")
@@ -157,4 +161,46 @@ func reportRun(c *cobra.Command, g *globals, res *run.Result) error {
 		row{"time", dur(m.Seconds["total"])},
 		row{"engine", fmt.Sprintf("%s BLAS, %s convolutions, GOMAXPROCS %d", m.Engine.BLAS, m.Engine.Conv, m.Engine.GOMAXPROCS)})
 	return report(c, g, rows, obj)
+}
+
+// augmentFlag parses --augment into a data.Augment (nil: the dataset's
+// default).
+type augmentFlag struct{ a **data.Augment }
+
+func (f augmentFlag) String() string {
+	if f.a == nil || *f.a == nil {
+		return "default"
+	}
+	return (*f.a).String()
+}
+
+func (augmentFlag) Type() string { return "list" }
+
+func (f augmentFlag) Set(v string) error {
+	switch v {
+	case "default":
+		*f.a = nil
+		return nil
+	case "none":
+		*f.a = &data.Augment{}
+		return nil
+	}
+	var a data.Augment
+	for _, part := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "flip":
+			a.Flip = true
+		case "crop":
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 1 {
+				return fmt.Errorf("crop=%s: want a positive padding in pixels, e.g. crop=4", val)
+			}
+			a.CropPad = n
+		default:
+			return fmt.Errorf("%q: want default, none, or a list of crop=N and flip", part)
+		}
+	}
+	*f.a = &a
+	return nil
 }
