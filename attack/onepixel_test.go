@@ -32,4 +32,14 @@ func TestOnePixelPixels(t *testing.T) {
 	if _, err := New("onepixel", s, []byte(`{"value": 256}`)); err == nil || !strings.Contains(err.Error(), "0 to 255") {
 		t.Errorf("value 256: error %v", err)
 	}
+	img = ramp(s)
+	want = slices.Clone(img)
+	copy(want[(2*32+5)*3:], []uint8{255, 255, 255})
+	mustNew(t, "onepixel", s, `{"row": 2, "col": 5}`).Apply(img)
+	if !slices.Equal(img, want) {
+		t.Error("onepixel at (2, 5) wrong")
+	}
+	if _, err := New("onepixel", s, []byte(`{"row": 32}`)); err == nil || !strings.Contains(err.Error(), "outside") {
+		t.Errorf("row 32: error %v", err)
+	}
 }
