@@ -8,6 +8,21 @@
 // by name for an image shape, and its exported fields are the parameters that
 // run.json records.
 //
+// The attacks (names for New and --attack; the type documentation gives each
+// exact definition, its defaults, and where it departs from the seed code):
+//
+//	badnets    BadNets: 3×3 checker in the bottom-right corner (Gu et al. 2017)
+//	blend      Blend: α-blend with a fixed seeded noise image or a user image (Chen et al. 2017)
+//	sig        SIG: additive horizontal sinusoid, for clean-label poisoning (Barni et al. 2019)
+//	trojan     Trojan: fixed additive 3×3 colour patch, saturating (TrojanNN's trigger as the seed fixes it)
+//	wanet      WaNet: one fixed smooth warping field, with its noise mode (Nguyen and Tran 2021)
+//	onepixel   one pixel set to 255 (the seed's trigger pool)
+//	cl         label-consistent: PGD perturbation on a clean surrogate plus a patch, clean-label (Turner et al. 2019)
+//	smooth     low-frequency trigger: a fixed pattern in the lowest DCT frequencies (Zeng et al. 2021)
+//	iad        input-aware dynamic: a generator network trained with the classifier (Nguyen and Tran 2020)
+//	nashville  the Instagram "Nashville" filter, as pilgram computes it with Pillow
+//	patch      a user pattern stamped through a user mask (--trigger-pattern, --trigger-mask)
+//
 // Poison (poisoning.go) draws the seeded set of training images to poison and
 // applies the trigger and the label rule of the mode:
 //
