@@ -21,6 +21,10 @@ import (
 type GridEntry struct {
 	Label  string       `json:"label"` // names the run folder and the table row
 	Attack AttackConfig `json:"attack"`
+	// Epochs, when positive, overrides the grid's recipe for this run (an
+	// attack that takes longer to learn); the grid then also trains a clean
+	// model for that many epochs to compare with.
+	Epochs int `json:"epochs,omitempty"`
 }
 
 // DefaultAttackGrid is every registered attack that needs no user image,
@@ -52,11 +56,14 @@ type AttackGridConfig struct {
 	Entries []GridEntry `json:"entries"`
 	// Only, when not empty, keeps the entries with these labels.
 	Only []string `json:"only,omitempty"`
+	// EpochsFor overrides the epochs of every entry of an attack, by name.
+	EpochsFor map[string]int `json:"epochs_for,omitempty"`
 }
 
 // GridRow is the outcome of one run of a grid.
 type GridRow struct {
 	Label    string      `json:"label"`
+	Epochs   int         `json:"epochs"`
 	Attack   string      `json:"attack,omitempty"` // "" for the clean model
 	Mode     attack.Mode `json:"mode,omitempty"`
 	Target   int         `json:"target"`
@@ -85,7 +92,7 @@ func AttackGrid(ctx context.Context, cfg AttackGridConfig, opts Options) (*Attac
 	if opts.Out == "" {
 		return nil, errors.New("no output folder given (--out)")
 	}
-	entries := cfg.Entries
+	entries := slices.Clone(cfg.Entries)
 	if len(entries) == 0 {
 		entries = DefaultAttackGrid()
 	}
@@ -102,6 +109,16 @@ func AttackGrid(ctx context.Context, cfg AttackGridConfig, opts Options) (*Attac
 			}
 		}
 		entries = keep
+	}
+	for name, n := range cfg.EpochsFor {
+		if !knownAttack(name) || n < 1 {
+			return nil, fmt.Errorf("epochs for %s: %d; want a known attack and at least one epoch", name, n)
+		}
+		for i := range entries {
+			if entries[i].Attack.Name == name {
+				entries[i].Epochs = n
+			}
+		}
 	}
 	base := cfg.Train
 	base.Attack = nil
@@ -121,15 +138,27 @@ func AttackGrid(ctx context.Context, cfg AttackGridConfig, opts Options) (*Attac
 		return nil, err
 	}
 	res := &AttackGridResult{Train: base, Engine: CurrentEngine(), Created: time.Now().UTC().Format(time.RFC3339)}
-	runs := append([]GridEntry{{Label: "clean"}}, entries...)
+	runs := []GridEntry{{Label: "clean"}}
+	for _, e := range entries {
+		if e.Epochs > 0 && e.Epochs != base.Epochs && !slices.ContainsFunc(runs, func(r GridEntry) bool { return r.Epochs == e.Epochs }) {
+			runs = append(runs, GridEntry{Label: fmt.Sprintf("clean-%dep", e.Epochs), Epochs: e.Epochs})
+		}
+	}
+	runs = append(runs, entries...)
 	for i, e := range runs {
 		c := base
+		if e.Epochs > 0 {
+			c.Epochs = e.Epochs
+		}
 		if e.Attack.Name != "" {
 			a := e.Attack
 			c.Attack = &a
 		}
 		dir := filepath.Join(opts.Out, e.Label)
 		f, err := Open(dir)
+		if err == nil && !sameRecipe(f, c) {
+			err = fmt.Errorf("%s was trained with another recipe", dir)
+		}
 		if err != nil || opts.Force {
 			if opts.Progress != nil {
 				fmt.Fprintf(opts.Progress, "grid %d/%d: %s\n", i+1, len(runs), e.Label)
@@ -156,6 +185,30 @@ func AttackGrid(ctx context.Context, cfg AttackGridConfig, opts Options) (*Attac
 	return res, atomicfile.WriteFile(filepath.Join(opts.Out, GridFile), append(b, '\n'))
 }
 
+// sameRecipe reports whether the run f was trained as c says, so that a
+// grid reuses only runs of its own recipe.
+func sameRecipe(f *Folder, c TrainConfig) bool {
+	var got TrainConfig
+	if f.Manifest.Stage != "train" || json.Unmarshal(f.Manifest.Config, &got) != nil {
+		return false
+	}
+	if err := c.resolve(); err != nil {
+		return false
+	}
+	if (got.Attack == nil) != (c.Attack == nil) {
+		return false
+	}
+	if a, b := got.Attack, c.Attack; a != nil {
+		if a.Name != b.Name || a.Target != b.Target || (b.Mode != "" && a.Mode != b.Mode) || (b.Rate != 0 && a.Rate != b.Rate) {
+			return false
+		}
+	}
+	got.Attack, c.Attack = nil, nil
+	x, _ := json.Marshal(got)
+	y, _ := json.Marshal(c)
+	return string(x) == string(y)
+}
+
 func gridRow(f *Folder, label string) (GridRow, error) {
 	m := f.Manifest
 	row := GridRow{Label: label, CleanAcc: m.Metrics["clean_acc"], Seconds: m.Seconds["total"], Dir: label}
@@ -163,6 +216,7 @@ func gridRow(f *Folder, label string) (GridRow, error) {
 	if err := json.Unmarshal(m.Config, &c); err != nil {
 		return row, fmt.Errorf("%s: %w", f.Dir, err)
 	}
+	row.Epochs = c.Epochs
 	if a := c.Attack; a != nil {
 		asr := m.Metrics["asr"]
 		row.Attack, row.Mode, row.Target, row.Rate, row.ASR = a.Name, a.Mode, a.Target, a.Rate, &asr
@@ -211,9 +265,16 @@ func WriteAttackDoc(cfg AttackDocConfig) error {
 func attackSection(b *strings.Builder, grid string, res *AttackGridResult, imgDir, docDir string, image int) error {
 	t, d := res.Train, res.Dataset
 	clean := res.Rows[0]
+	// ΔCA compares with the clean model trained for the same epochs.
+	cleanCA := map[int]float64{}
+	for _, r := range res.Rows {
+		if r.ASR == nil {
+			cleanCA[r.Epochs] = r.CleanAcc
+		}
+	}
 	fmt.Fprintf(b, "### %s, %s\n\n", d.Name, t.Model)
 	train := fmt.Sprintf("%d of %d", d.Train.Used, d.Train.Total)
-	fmt.Fprintf(b, "Training: %s images, %d epoch(s), %s lr %g (%s), batch %d, width %d, seed %d; test: %d images. "+
+	fmt.Fprintf(b, "Training: %s images, %d epoch(s) unless the table says otherwise, %s lr %g (%s), batch %d, width %d, seed %d; test: %d images. "+
 		"Engine: %s, %s convolutions, GOMAXPROCS %d. Clean model: CA %s.\n\n",
 		train, t.Epochs, t.Optimizer, t.LR, t.Schedule, t.BatchSize, t.Width, t.Seed, d.Test.Used,
 		res.Engine.BLAS, res.Engine.Conv, res.Engine.GOMAXPROCS, pct(clean.CleanAcc))
@@ -233,7 +294,7 @@ func attackSection(b *strings.Builder, grid string, res *AttackGridResult, imgDi
 	}
 	var rows [][]string
 	for _, r := range res.Rows {
-		row := []string{r.Label, "-", "-", "-", pct(r.CleanAcc), "-", "-", fmt.Sprintf("%.0f", r.Seconds), img(docDir, origPath), ""}
+		row := []string{r.Label, fmt.Sprint(r.Epochs), "-", "-", "-", pct(r.CleanAcc), "-", "-", fmt.Sprintf("%.0f", r.Seconds), img(docDir, origPath), ""}
 		if r.ASR != nil {
 			f, err := Open(filepath.Join(grid, r.Dir))
 			if err != nil {
@@ -258,13 +319,13 @@ func attackSection(b *strings.Builder, grid string, res *AttackGridResult, imgDi
 			if r.Mode == attack.All2All {
 				target = "y+1"
 			}
-			row = []string{r.Label, string(r.Mode), target, fmt.Sprintf("%g (%d)", r.Rate, r.Poisoned),
-				pct(r.CleanAcc), fmt.Sprintf("%+.2f", 100*(r.CleanAcc-clean.CleanAcc)), pct(*r.ASR),
+			row = []string{r.Label, fmt.Sprint(r.Epochs), string(r.Mode), target, fmt.Sprintf("%.4g (%d)", r.Rate, r.Poisoned),
+				pct(r.CleanAcc), fmt.Sprintf("%+.2f", 100*(r.CleanAcc-cleanCA[r.Epochs])), pct(*r.ASR),
 				fmt.Sprintf("%.0f", r.Seconds), img(docDir, tp), img(docDir, dp)}
 		}
 		rows = append(rows, row)
 	}
-	b.WriteString(report.Table([]string{"run", "mode", "target", "poison rate (images)", "CA", "ΔCA (points)", "ASR", "seconds", "test image " + fmt.Sprint(image), "change (stretched)"}, rows))
+	b.WriteString(report.Table([]string{"run", "epochs", "mode", "target", "poison rate (images)", "CA", "ΔCA (points)", "ASR", "seconds", "test image " + fmt.Sprint(image), "change (stretched)"}, rows))
 	b.WriteString("\n")
 	return nil
 }

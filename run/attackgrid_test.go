@@ -41,13 +41,24 @@ func TestAttackGridAndDoc(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile(doc)
-	if !strings.Contains(string(b), "Notes kept.") || !strings.Contains(string(b), "| badnets-t7 | all2one | 7 |") {
+	if !strings.Contains(string(b), "Notes kept.") || !strings.Contains(string(b), "| badnets-t7 | 1 | all2one | 7 |") {
 		t.Errorf("document:\n%s", b)
 	}
 	for _, name := range []string{"mnist-mnistnet-clean.png", "mnist-mnistnet-badnets-t7.png", "mnist-mnistnet-badnets-t7-diff.png"} {
 		if _, err := os.Stat(filepath.Join(tmp, "docs", "img", "attacks", name)); err != nil {
 			t.Error(err)
 		}
+	}
+
+	// An attack trained longer gets a clean model of its own recipe.
+	cfg.EpochsFor = map[string]int{"badnets": 2}
+	cfg.Train.TrainSubset = 500
+	longer, err := AttackGrid(context.Background(), cfg, Options{Out: filepath.Join(tmp, "grid2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(longer.Rows) != 3 || longer.Rows[1].Label != "clean-2ep" || longer.Rows[1].Epochs != 2 || longer.Rows[2].Epochs != 2 {
+		t.Errorf("rows %+v", longer.Rows)
 	}
 
 	if _, err := AttackGrid(context.Background(), AttackGridConfig{Train: cfg.Train, Only: []string{"nosuch"}}, Options{Out: grid}); err == nil {

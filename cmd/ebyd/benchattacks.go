@@ -58,6 +58,7 @@ the same test image; text outside the section is kept.`,
 	}
 	f := c.Flags()
 	trainFlags(f, &cfg.Train)
+	f.StringToIntVar(&cfg.EpochsFor, "epochs-for", nil, "train these attacks for more epochs, e.g. wanet=3 (a clean model is trained for as many, to compare with)")
 	f.StringSliceVar(&cfg.Only, "only", nil, "train only these grid entries (labels, comma-separated)")
 	f.StringVar(&out, "out", "", "folder for the grid's run folders and grid.json (required)")
 	f.BoolVar(&force, "force", false, "retrain runs that already exist")
