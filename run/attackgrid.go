@@ -29,7 +29,8 @@ type GridEntry struct {
 
 // DefaultAttackGrid is every registered attack that needs no user image,
 // all2one with target 0 (clean-label for cl), plus runs that exercise a
-// non-zero target, all2all and clean-label poisoning.
+// non-zero target, all2all and clean-label poisoning, and a one-pixel
+// trigger off the centre.
 func DefaultAttackGrid() []GridEntry {
 	var g []GridEntry
 	for _, n := range attack.Names() {
@@ -43,6 +44,8 @@ func DefaultAttackGrid() []GridEntry {
 		GridEntry{Label: "blend-t3", Attack: AttackConfig{Name: "blend", Target: 3}},
 		GridEntry{Label: "badnets-all2all", Attack: AttackConfig{Name: "badnets", Mode: attack.All2All}},
 		GridEntry{Label: "sig-clean-label", Attack: AttackConfig{Name: "sig", Mode: attack.CleanLabel}},
+		// The centre pixel is often already white on digits.
+		GridEntry{Label: "onepixel-r2c2", Attack: AttackConfig{Name: "onepixel", Params: json.RawMessage(`{"row":2,"col":2}`)}},
 	)
 }
 

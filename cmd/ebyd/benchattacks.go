@@ -20,11 +20,11 @@ func newBenchAttacksCmd(g *globals) *cobra.Command {
 		Long: `Train a clean model and one backdoored model per attack, all with the same
 training recipe (the train command's flags), into run folders under --out:
 every attack that needs no user image, all2one with target 0 (clean-label for
-cl), plus badnets with target 7, blend with target 3, badnets all2all and sig
-clean-label. Existing run folders are reused, so an interrupted grid resumes;
+cl), plus badnets with target 7, blend with target 3, badnets all2all, sig
+clean-label and onepixel at row 2, column 2. Existing run folders are reused, so an interrupted grid resumes;
 --force retrains. --out/grid.json summarises CA, ASR and seconds per run.
 
-With --doc, the grids named by --grid (and this one) are written into the
+With --doc, this grid and those named by --grid are written into the
 generated section of that Markdown file, with a picture of every trigger on
 the same test image; text outside the section is kept.`,
 		Example: `  ebyd bench attacks --out runs/grid-mnist --doc docs/attacks.md
@@ -40,7 +40,7 @@ the same test image; text outside the section is kept.`,
 				return err
 			}
 			if doc != "" {
-				grids := append(append([]string{}, docGrids...), out)
+				grids := append([]string{out}, docGrids...)
 				if err := run.WriteAttackDoc(run.AttackDocConfig{Grids: grids, Doc: doc, Image: image}); err != nil {
 					return err
 				}
