@@ -1,0 +1,28 @@
+// Package detect finds backdoors with the defender's means only: a model
+// (the suspect, or the exposed model package expose derives from it) and a
+// *data.Defense, the clean images a defender holds (DESIGN §3). Nothing here
+// loads datasets, draws defense sets or sees poisoned data or test labels;
+// package run, the evaluator, builds the inputs and scores the answers.
+//
+// Methods (names for New and ebyd detect --method; the type documentation
+// gives each exact definition, its defaults, and where it departs from the
+// seed code, dossier §4):
+//
+//	label  Label: the target is the exposed model's most predicted class on defense data
+//	model  Variance: backdoored when the variance of those class shares exceeds 0.01
+//	nc     NeuralCleanse: trigger reverse-engineering per label, MAD anomaly index
+//	mmbd   MMBD: maximum-margin statistic per class, Gamma-null p-value
+//	strip  STRIP: entropy of an input blended with clean images (per sample)
+//	cd     CognitiveDistillation: L1 norm of the input's distilled mask (per sample)
+//
+// The interfaces are LabelDetector (a target with per-class scores),
+// ModelDetector (a score and a decision), SampleDetector (a score per
+// unlabelled input, higher meaning more likely triggered) and
+// TriggerRecoverer (mask and pattern per label). Triggers are optimised on
+// the [0,1] pixel scale and normalised with the defense data's mean and std
+// inside, so masks and patterns are images.
+//
+// The model's weights are never changed: detectors put it in evaluation
+// mode and stop gradients into its parameters for their duration.
+// Every random draw comes from a seeded generator, so results repeat.
+package detect

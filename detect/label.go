@@ -1,0 +1,82 @@
+package detect
+
+import (
+	"context"
+	"math"
+
+	"ebyd/data"
+	"ebyd/nn"
+)
+
+// Label is EBYD's backdoor label detection (dossier §4.1): the target is the
+// class an exposed model predicts most often on clean defense data, and its
+// share of the predictions is the confidence. Every class's share is its
+// score. Run on an exposed model; on an unexposed one it only finds the
+// class a model favours.
+type Label struct{}
+
+// DetectLabel implements LabelDetector.
+func (Label) DetectLabel(ctx context.Context, m nn.Module, def *data.Defense) (*LabelResult, error) {
+	share, err := ClassShare(ctx, m, def)
+	if err != nil {
+		return nil, err
+	}
+	t := argmax(share)
+	return &LabelResult{Target: t, Confidence: share[t], Scores: share}, nil
+}
+
+// DefaultVarianceThreshold is the seed's decision threshold on the variance
+// of the class shares (detections/Unlearning.py): with one class at share s
+// and the rest even, the variance (s − 1/K)²/(K−1) for K = 10 passes 0.01
+// when s > 0.4.
+const DefaultVarianceThreshold = 0.01
+
+// Variance is the seed's model detection on an exposed model (dossier
+// §4.2 a): the population variance of the class shares of its predictions
+// on clean defense data, backdoored when above Threshold. The variance is
+// the score (0 for an even spread, (K−1)/K² when every prediction falls in
+// one class); the most predicted class is the target it points at.
+//
+// The seed counts predictions on the clean test set after its own 21 epochs
+// of unlearning; here the exposure is a stage of its own and the shares are
+// taken on the defender's data, since test images belong to the evaluator.
+type Variance struct {
+	Threshold float64 `json:"threshold"`
+}
+
+// NewVariance returns the test with the seed's threshold.
+func NewVariance() *Variance { return &Variance{Threshold: DefaultVarianceThreshold} }
+
+// ShareVariance is the population variance of the shares.
+func ShareVariance(share []float64) float64 {
+	if len(share) == 0 {
+		return math.NaN()
+	}
+	var mean float64
+	for _, s := range share {
+		mean += s
+	}
+	mean /= float64(len(share))
+	var v float64
+	for _, s := range share {
+		v += (s - mean) * (s - mean)
+	}
+	return v / float64(len(share))
+}
+
+// DetectModel implements ModelDetector.
+func (v *Variance) DetectModel(ctx context.Context, m nn.Module, def *data.Defense) (*ModelResult, error) {
+	share, err := ClassShare(ctx, m, def)
+	if err != nil {
+		return nil, err
+	}
+	return v.Decide(share), nil
+}
+
+// Decide applies the test to class shares measured elsewhere.
+func (v *Variance) Decide(share []float64) *ModelResult {
+	s := ShareVariance(share)
+	return &ModelResult{Score: s, Threshold: v.Threshold, Backdoored: s > v.Threshold, Target: argmax(share)}
+}
+
+func nan() float64 { return math.NaN() }

@@ -1,0 +1,124 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"ebyd/data"
+	"ebyd/nn"
+)
+
+// STRIP detects triggered inputs by their robustness to superimposition
+// (Gao et al., "STRIP: A Defence Against Trojan Attacks on Deep Neural
+// Networks", ACSAC 2019; dossier §4.5): each input is added to N clean
+// defense images drawn at random (with replacement), pixel by pixel with
+// weights 1 and 1 and saturation at 255 (cv2.addWeighted(x, 1, d, 1, 0) on
+// uint8 images, as the seed does), and the model's softmax entropy
+// −Σ p·ln p is averaged over the N blends. A trigger keeps its class
+// whatever it is blended with, so triggered inputs have low entropy: the
+// score is the negated mean entropy.
+//
+// The blends of input i use the defense images drawn from a generator
+// seeded with Seed and i, so a score does not depend on the batch it is
+// computed in.
+type STRIP struct {
+	N    int    `json:"n"`
+	Seed uint64 `json:"seed"`
+
+	Progress Progress `json:"-"`
+}
+
+// NewSTRIP returns the seed's setting, 100 blends per input.
+func NewSTRIP() *STRIP { return &STRIP{N: 100, Seed: 1} }
+
+const streamSTRIP = 0x7374726970 << 24
+
+// Entropies returns the mean softmax entropy of every input's blends.
+func (s *STRIP) Entropies(ctx context.Context, m nn.Module, def *data.Defense, x *Images) ([]float64, error) {
+	if s.N < 1 {
+		return nil, fmt.Errorf("strip: %d blends per input; want at least 1", s.N)
+	}
+	if err := x.validate(); err != nil {
+		return nil, err
+	}
+	if def == nil || def.Len() == 0 {
+		return nil, fmt.Errorf("strip: no defense images to blend with")
+	}
+	ds := def.Data()
+	if ds.H != x.H || ds.W != x.W || ds.C != x.C {
+		return nil, fmt.Errorf("strip: inputs are %d×%d×%d but the defense images %d×%d×%d", x.H, x.W, x.C, ds.H, ds.W, ds.C)
+	}
+	nm, err := normOf(ds)
+	if err != nil {
+		return nil, err
+	}
+	restore := prepared(m)
+	defer restore()
+	size := x.size()
+	// Inputs per forward pass: about evalBatch blends.
+	per := max(1, evalBatch/s.N)
+	blend := &Images{H: x.H, W: x.W, C: x.C}
+	out := make([]float64, x.N)
+	for lo := 0; lo < x.N; lo += per {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hi := min(lo+per, x.N)
+		blend.N = (hi - lo) * s.N
+		blend.Pix = blend.Pix[:0]
+		for i := lo; i < hi; i++ {
+			img := x.Pix[i*size : (i+1)*size]
+			rng := rand.New(rand.NewPCG(s.Seed, streamSTRIP+uint64(i)))
+			for range s.N {
+				d := ds.Image(rng.IntN(ds.N))
+				for p, v := range img {
+					blend.Pix = append(blend.Pix, uint8(min(255, int(v)+int(d[p]))))
+				}
+			}
+		}
+		logits, err := forward(m, nm.batch(blend, 0, blend.N), 0)
+		if err != nil {
+			return nil, fmt.Errorf("strip: %w", err)
+		}
+		k := logits.Shape[1]
+		for i := lo; i < hi; i++ {
+			var sum float64
+			for j := range s.N {
+				sum += entropy(logits.Data[((i-lo)*s.N+j)*k : ((i-lo)*s.N+j+1)*k])
+			}
+			out[i] = sum / float64(s.N)
+		}
+		s.Progress.report(hi, x.N, "")
+	}
+	return out, nil
+}
+
+// ScoreSamples implements SampleDetector: the negated mean entropy.
+func (s *STRIP) ScoreSamples(ctx context.Context, m nn.Module, def *data.Defense, x *Images) ([]float64, error) {
+	e, err := s.Entropies(ctx, m, def, x)
+	for i := range e {
+		e[i] = -e[i]
+	}
+	return e, err
+}
+
+// entropy is the softmax entropy of one row of logits, in nats.
+func entropy(z []float32) float64 {
+	mx := math.Inf(-1)
+	for _, v := range z {
+		mx = max(mx, float64(v))
+	}
+	var sum float64
+	for _, v := range z {
+		sum += math.Exp(float64(v) - mx)
+	}
+	ls := math.Log(sum)
+	var h float64
+	for _, v := range z {
+		lp := float64(v) - mx - ls
+		h -= math.Exp(lp) * lp
+	}
+	return h
+}
