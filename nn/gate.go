@@ -43,6 +43,7 @@ type Gate struct {
 
 	layer Module
 	set   *Gates
+	watch func(out *ag.Var)
 }
 
 // Gates is a set of Gates on one network. Make it with NewGates or
@@ -131,7 +132,7 @@ func NewGates(root Module, paths ...string) (*Gates, error) {
 		default:
 			return nil, fmt.Errorf("nn: cannot gate %q, a %T (want a BatchNorm2d, Conv2d or Linear)", p, m)
 		}
-		if gt.Site != GateBatchNorm && m.base().hooks[p] != nil {
+		if m.base().hooks[p] != nil {
 			return nil, fmt.Errorf("nn: layer %q already has a hook", p)
 		}
 		gt.Mask = ag.Param(tensor.Full(1, gt.Channels))
@@ -158,10 +159,37 @@ func (gt *Gate) attach() {
 		} else {
 			l.WeightNoise, l.BiasNoise = nil, nil
 		}
+		if gt.watch != nil {
+			gt.layer.base().hooks[gt.Path] = func(y *ag.Var) *ag.Var { gt.watch(y); return y }
+		} else {
+			delete(gt.layer.base().hooks, gt.Path)
+		}
 	case *Conv2d:
-		gt.layer.base().hooks[gt.Path] = func(y *ag.Var) *ag.Var { return gt.apply(y, l.Bias, 4) }
+		gt.layer.base().hooks[gt.Path] = func(y *ag.Var) *ag.Var { return gt.observe(gt.apply(y, l.Bias, 4)) }
 	case *Linear:
-		gt.layer.base().hooks[gt.Path] = func(y *ag.Var) *ag.Var { return gt.apply(y, l.Bias, 2) }
+		gt.layer.base().hooks[gt.Path] = func(y *ag.Var) *ag.Var { return gt.observe(gt.apply(y, l.Bias, 2)) }
+	}
+}
+
+func (gt *Gate) observe(y *ag.Var) *ag.Var {
+	if gt.watch != nil {
+		gt.watch(y)
+	}
+	return y
+}
+
+// Watch calls fn with the gated output of every gate's layer on each
+// forward pass (to measure activations, as activation pruning does); nil
+// stops watching.
+func (g *Gates) Watch(fn func(gt *Gate, out *ag.Var)) {
+	for _, gt := range g.List {
+		gt.watch = nil
+		if fn != nil {
+			gt.watch = func(out *ag.Var) { fn(gt, out) }
+		}
+		if !g.done {
+			gt.attach()
+		}
 	}
 }
 
@@ -283,8 +311,7 @@ func (g *Gates) Remove() {
 		switch l := gt.layer.(type) {
 		case *BatchNorm2d:
 			l.Mask, l.WeightNoise, l.BiasNoise = nil, nil, nil
-		default:
-			delete(gt.layer.base().hooks, gt.Path)
 		}
+		delete(gt.layer.base().hooks, gt.Path)
 	}
 }

@@ -227,3 +227,47 @@ func TestGatesRemoveAndErrors(t *testing.T) {
 		t.Error("Remove left the BatchNorm's mask")
 	}
 }
+
+// Watch sees each gated layer's output after its gate, BatchNorm included.
+func TestGatesWatch(t *testing.T) {
+	for _, m := range []nn.Module{newPlain(1), newTiny(1)} {
+		nn.SetTraining(m, false)
+		g, err := nn.ChannelGates(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, gt := range g.List {
+			gt.Mask.Value.Data[0] = 0
+		}
+		seen := map[string][]int{}
+		var first []float32
+		g.Watch(func(gt *nn.Gate, out *ag.Var) {
+			seen[gt.Path] = out.Value.Shape
+			if first == nil {
+				first = slices.Clone(out.Value.Data)
+			}
+		})
+		forward(m, ag.RandVar(1, false, 2, 2, 4, 4))
+		if len(seen) != len(g.List) {
+			t.Fatalf("watched %v, want every gated layer", seen)
+		}
+		gt := g.List[0]
+		bias := float32(0)
+		switch l := any(m).(type) {
+		case *plainNet:
+			bias = l.Conv.Bias.Value.Data[0]
+		case *tinyNet:
+			bias = l.BN.Bias.Value.Data[0]
+		}
+		if first[0] != bias || seen[gt.Path][1] != gt.Channels {
+			t.Fatalf("%s: watched output %v (shape %v), want the gated output (masked channel 0 = its bias %v)", gt.Path, first[0], seen[gt.Path], bias)
+		}
+		g.Watch(nil)
+		first = nil
+		forward(m, ag.RandVar(1, false, 2, 2, 4, 4))
+		if first != nil {
+			t.Fatal("Watch(nil) still watching")
+		}
+		g.Remove()
+	}
+}

@@ -1,0 +1,3 @@
+// Package expose edits a suspect model, using only clean defense data, so
+// that its backdoor shows: "Expose Before You Defend" (EBYD).
+package expose

@@ -1,0 +1,285 @@
+package expose
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+
+	ag "ebyd/autograd"
+	"ebyd/data"
+	"ebyd/nn"
+)
+
+// Exposer is one exposure method. Expose edits m in place, using nothing
+// but the clean defense images d, until the backdoor shows, and returns the
+// trace of what happened. The edited m is the exposed model: a plain
+// network (any per-channel gate is folded into its weights) in evaluation
+// mode. On an error m is left in an unspecified state.
+type Exposer interface {
+	Expose(ctx context.Context, m nn.Module, d *data.Defense, env Env) (*Trace, error)
+}
+
+// Env is what the caller gives an exposure besides the model and the data.
+type Env struct {
+	// Seed fixes every random draw of the method (batch order, random
+	// labels, noise): the same seed, data and GOMAXPROCS give the same
+	// bytes.
+	Seed uint64
+	// ASR, when set, is the evaluator's attack success rate of a model. The
+	// run stage builds it from the suspect run's own trigger and test
+	// images; exposure only calls it, once per trace row, and never sees
+	// the data behind it.
+	ASR func(nn.Module) float64
+	// Report, when set, receives each trace row as soon as it is made.
+	Report func(Row)
+	// Progress, when set, is told how many of the method's steps are done
+	// out of the most it may take, with a short status.
+	Progress func(done, total int, status string)
+}
+
+// Row is one line of a trace: the state of the model after an epoch (or,
+// for act-prune and awp, after a pruning rate or noise level).
+type Row struct {
+	Epoch int `json:"epoch"` // 0: the suspect model before any edit
+	// Level is the pruning rate (act-prune) or noise bound (awp) of the
+	// row; 0 for the other methods.
+	Level float64 `json:"level,omitempty"`
+	// DefenseAcc is the top-1 accuracy on the defense images in evaluation
+	// mode, without augmentation.
+	DefenseAcc float64 `json:"defense_acc"`
+	// Loss is the method's loss averaged over the epoch's steps: the clean
+	// cross-entropy being maximised for the unlearning methods, the
+	// cross-entropy to the random labels for confusion-ft, and the clean
+	// cross-entropy of the edited model on the defense images for act-prune
+	// and awp (and for row 0).
+	Loss float64 `json:"loss"`
+	LR   float64 `json:"lr"`
+	// Share is the share of defense images predicted as each class: the
+	// exposure signal.
+	Share []float64 `json:"class_share"`
+	// ASR is the evaluator's attack success rate, when Env.ASR is set.
+	ASR *float64 `json:"asr,omitempty"`
+}
+
+// Candidate is a label with the exposure's evidence that it is the
+// backdoor target (higher is stronger).
+type Candidate struct {
+	Label int     `json:"label"`
+	Score float64 `json:"score"`
+}
+
+// Trace is what an exposure did.
+type Trace struct {
+	Method string `json:"method"`
+	Rows   []Row  `json:"rows"`
+	// Stop says why the method stopped: "threshold" (defense accuracy fell
+	// to the stop threshold), "epochs" (it ran its full course) or a
+	// method's own reason.
+	Stop string `json:"stop"`
+	// Candidates ranks every label as a backdoor target, most likely first.
+	// Methods without a scoring rule of their own rank by the final class
+	// share.
+	Candidates []Candidate `json:"candidates"`
+}
+
+// Final is the last row.
+func (t *Trace) Final() Row { return t.Rows[len(t.Rows)-1] }
+
+// Predicted is the label the exposed model predicts most on the defense
+// images (the argmax of the final class share; the lower label on a tie).
+func (t *Trace) Predicted() int { return argmax(t.Final().Share) }
+
+func argmax(xs []float64) int {
+	best := 0
+	for i, x := range xs {
+		if x > xs[best] {
+			best = i
+		}
+	}
+	return best
+}
+
+// rankByShare ranks labels by a class-share vector.
+func rankByShare(share []float64) []Candidate {
+	out := make([]Candidate, len(share))
+	for i, s := range share {
+		out[i] = Candidate{i, s}
+	}
+	sortCandidates(out)
+	return out
+}
+
+func sortCandidates(c []Candidate) {
+	sort.SliceStable(c, func(i, j int) bool { return c[i].Score > c[j].Score })
+}
+
+// registry maps method names to constructors of their defaults.
+var registry = map[string]func() Exposer{}
+
+func register(name string, f func() Exposer) { registry[name] = f }
+
+// Names lists the methods, sorted.
+func Names() []string {
+	out := make([]string, 0, len(registry))
+	for n := range registry {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Default is the method used when none is named.
+const Default = "cul"
+
+// New returns the named method with its defaults, overridden by params (a
+// JSON object of the method's parameters; unknown names are errors).
+func New(name string, params json.RawMessage) (Exposer, error) {
+	f, ok := registry[strings.ToLower(name)]
+	if !ok {
+		return nil, fmt.Errorf("unknown exposure method %q (known: %s)", name, strings.Join(Names(), ", "))
+	}
+	e := f()
+	if p := bytes.TrimSpace(params); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
+		dec := json.NewDecoder(bytes.NewReader(p))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(e); err != nil {
+			return nil, fmt.Errorf("exposure method %s: parameters: %w", name, err)
+		}
+	}
+	if c, ok := e.(interface{ check() error }); ok {
+		if err := c.check(); err != nil {
+			return nil, fmt.Errorf("exposure method %s: %w", name, err)
+		}
+	}
+	return e, nil
+}
+
+// Params returns e's parameters as JSON, the form New reads back.
+func Params(e Exposer) json.RawMessage {
+	b, err := json.Marshal(e)
+	if err != nil {
+		panic(fmt.Sprintf("expose: parameters of %T do not encode: %v", e, err))
+	}
+	return b
+}
+
+// evalBatch is the batch size of evaluation passes.
+const evalBatch = 500
+
+// evaluate measures m on ds in evaluation mode without a graph: accuracy,
+// mean cross-entropy and class shares. m's mode is restored afterwards.
+func evaluate(m nn.Module, ds *data.Dataset) (acc, loss float64, share []float64, err error) {
+	pred, loss, err := predict(m, ds)
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	share = make([]float64, ds.Classes)
+	right := 0
+	for i, p := range pred {
+		share[p]++
+		if p == ds.Labels[i] {
+			right++
+		}
+	}
+	for c := range share {
+		share[c] /= float64(len(pred))
+	}
+	return float64(right) / float64(len(pred)), loss, share, nil
+}
+
+// predict returns m's predictions on ds and the mean cross-entropy to its
+// labels, in evaluation mode.
+func predict(m nn.Module, ds *data.Dataset) ([]int, float64, error) {
+	training := isTraining(m)
+	nn.SetTraining(m, false)
+	defer nn.SetTraining(m, training)
+	pred := make([]int, 0, ds.N)
+	var sum float64
+	ld := &data.Loader{Data: ds, BatchSize: evalBatch, Reuse: true}
+	var err error
+	ag.NoGrad(func() {
+		err = nn.Recover(func() {
+			for x, y := range ld.Epoch(0) {
+				out := m.Forward(ag.Const(x))
+				if s := out.Value.Shape; len(s) != 2 || s[0] != len(y) || s[1] != ds.Classes {
+					panic(nn.ShapeError{Msg: fmt.Sprintf("returns %v for a batch of %d images of %d classes", s, len(y), ds.Classes)})
+				}
+				sum += float64(ag.CrossEntropy(out, y).Item()) * float64(len(y))
+				pred = append(pred, out.Value.ArgMaxRows()...)
+			}
+		})
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	return pred, sum / float64(ds.N), nil
+}
+
+func isTraining(m nn.Module) bool {
+	t, ok := m.(interface{ Training() bool })
+	return ok && t.Training()
+}
+
+// params lists the trainable tensors of m.
+func params(m nn.Module) []*ag.Var {
+	var out []*ag.Var
+	for _, p := range nn.Params(m) {
+		out = append(out, p.Var)
+	}
+	return out
+}
+
+// finite reports whether every parameter of m is a number.
+func checkFinite(m nn.Module, method string) error {
+	for _, p := range nn.Params(m) {
+		if p.Value.HasNaN() {
+			return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values; lower the learning rate", method, p.Name)
+		}
+	}
+	return nil
+}
+
+// recorder builds rows and passes them on.
+type recorder struct {
+	m     nn.Module
+	ds    *data.Dataset
+	env   Env
+	trace *Trace
+}
+
+// row measures the model and appends a row.
+func (r *recorder) row(epoch int, level, lr float64, loss *float64) (Row, error) {
+	acc, evalLoss, share, err := evaluate(r.m, r.ds)
+	if err != nil {
+		return Row{}, err
+	}
+	row := Row{Epoch: epoch, Level: level, DefenseAcc: acc, Loss: evalLoss, LR: lr, Share: share}
+	if loss != nil {
+		row.Loss = *loss
+	}
+	if r.env.ASR != nil {
+		training := isTraining(r.m)
+		nn.SetTraining(r.m, false)
+		a := r.env.ASR(r.m)
+		nn.SetTraining(r.m, training)
+		row.ASR = &a
+	}
+	r.trace.Rows = append(r.trace.Rows, row)
+	if r.env.Report != nil {
+		r.env.Report(row)
+	}
+	return row, nil
+}
+
+func (e Env) progress(done, total int, status string) {
+	if e.Progress != nil {
+		e.Progress(done, total, status)
+	}
+}
+
+func isFinite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

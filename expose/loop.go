@@ -1,0 +1,159 @@
+package expose
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	ag "ebyd/autograd"
+	"ebyd/data"
+	"ebyd/nn"
+	"ebyd/optim"
+)
+
+// loop is the gradient loop the unlearning and fine-tuning methods share:
+// epochs of minibatch steps over the defense images (shuffled from the
+// seed, with the dataset's usual training augmentation, data.DefaultAugment,
+// as the seed's defense loader), a trace row after each epoch, and an
+// optional stop rule on defense accuracy.
+type loop struct {
+	method     string
+	optimizer  string // adam or sgd
+	lr         float64
+	momentum   float64 // sgd
+	wd         float64 // coupled L2 weight decay, as torch.optim's weight_decay
+	milestones []int   // MultiStepLR, stepped once per epoch
+	gamma      float64
+	epochs     int
+	batch      int
+	// train runs the updates in training mode (BatchNorm batch statistics
+	// with running statistics updated, dropout on); otherwise the whole
+	// network stays in evaluation mode.
+	train bool
+	// stopAcc stops after the first epoch whose defense accuracy is at most
+	// stopAcc; negative: never.
+	stopAcc float64
+	// objective is the loss to minimise and the value to report for a batch
+	// (e.g. −CE and CE).
+	objective func(logits *ag.Var, y []int, r *rand.Rand) (minimise *ag.Var, report float32)
+	// params are the tensors updated (nil: every parameter of the model).
+	params []*ag.Var
+	// afterRow, when set, sees each row as it is made and may stop the
+	// loop early by returning a reason.
+	afterRow func(Row) string
+}
+
+// negCE is the unlearning objective: maximise the clean cross-entropy.
+func negCE(logits *ag.Var, y []int, _ *rand.Rand) (*ag.Var, float32) {
+	ce := ag.CrossEntropy(logits, y)
+	return ag.Neg(ce), ce.Item()
+}
+
+// run carries out the loop on m.
+func (l *loop) run(ctx context.Context, m nn.Module, d *data.Defense, env Env) (*Trace, error) {
+	ds := d.Data()
+	ps := l.params
+	if ps == nil {
+		ps = params(m)
+	}
+	var opt optim.Optimizer
+	switch l.optimizer {
+	case "sgd":
+		opt = &optim.SGD{Params: ps, Rate: float32(l.lr), Momentum: float32(l.momentum), WeightDecay: float32(l.wd)}
+	case "adam":
+		opt = &optim.Adam{Params: ps, Rate: float32(l.lr), WeightDecay: float32(l.wd)}
+	default:
+		return nil, fmt.Errorf("%s: unknown optimizer %q (adam or sgd)", l.method, l.optimizer)
+	}
+	sched := optim.MultiStep{Milestones: l.milestones, Gamma: float32(l.gamma)}
+	ld := &data.Loader{Data: ds, BatchSize: l.batch, Shuffle: true, Seed: env.Seed, Reuse: true, Augment: data.DefaultAugment(ds.Name)}
+	steps := ld.Len()
+	r := rand.New(rand.NewPCG(env.Seed, 0x6c6f6f70)) // "loop": random labels
+	tr := &Trace{Method: l.method, Stop: "epochs"}
+	rec := &recorder{m: m, ds: ds, env: env, trace: tr}
+	nn.SetTraining(m, false)
+	first, err := rec.row(0, 0, l.lr, nil)
+	if err != nil {
+		return nil, err
+	}
+	if l.afterRow != nil {
+		if why := l.afterRow(first); why != "" {
+			tr.Stop = why
+			return tr, nil
+		}
+	}
+	arena := ag.NewArena()
+	for epoch := 1; epoch <= l.epochs; epoch++ {
+		lr := float64(sched.Rate(float32(l.lr), epoch-1))
+		opt.SetLR(float32(lr))
+		nn.SetTraining(m, l.train)
+		var sum float64
+		step := 0
+		for x, y := range ld.Epoch(epoch - 1) {
+			if err := ctx.Err(); err != nil {
+				return nil, fmt.Errorf("%s stopped at epoch %d: %w", l.method, epoch, context.Cause(ctx))
+			}
+			optim.ZeroGrad(ps)
+			var rep float32
+			err := nn.Recover(func() {
+				arena.Step(func() {
+					logits := m.Forward(ag.Const(x))
+					loss, v := l.objective(logits, y, r)
+					rep = v
+					if !isFinite(float64(v)) {
+						return
+					}
+					ag.Backward(loss)
+					opt.Step()
+				})
+			})
+			if err != nil {
+				return nil, err
+			}
+			if !isFinite(float64(rep)) {
+				return nil, fmt.Errorf("%s diverged: the loss is %v at epoch %d, step %d; lower the learning rate (now %g)", l.method, rep, epoch, step+1, lr)
+			}
+			sum += float64(rep)
+			step++
+			env.progress((epoch-1)*steps+step, l.epochs*steps, fmt.Sprintf("epoch %d/%d  loss %.4f", epoch, l.epochs, sum/float64(step)))
+		}
+		nn.SetTraining(m, false)
+		if err := checkFinite(m, l.method); err != nil {
+			return nil, err
+		}
+		mean := sum / float64(step)
+		row, err := rec.row(epoch, 0, lr, &mean)
+		if err != nil {
+			return nil, err
+		}
+		if l.stopAcc >= 0 && row.DefenseAcc <= l.stopAcc {
+			tr.Stop = "threshold"
+			break
+		}
+		if l.afterRow != nil {
+			if why := l.afterRow(row); why != "" {
+				tr.Stop = why
+				break
+			}
+		}
+	}
+	nn.SetTraining(m, false)
+	tr.Candidates = rankByShare(tr.Final().Share)
+	return tr, nil
+}
+
+// checkCommon validates the hyperparameters every loop method has.
+func checkCommon(lr, wd float64, epochs, batch int) error {
+	switch {
+	case !(lr > 0) || math.IsInf(lr, 0):
+		return fmt.Errorf("lr %g: must be a positive number", lr)
+	case wd < 0:
+		return fmt.Errorf("weight_decay %g: must not be negative", wd)
+	case epochs < 1:
+		return fmt.Errorf("epochs %d: must be at least 1", epochs)
+	case batch < 1:
+		return fmt.Errorf("batch_size %d: must be at least 1", batch)
+	}
+	return nil
+}
