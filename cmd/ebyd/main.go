@@ -90,6 +90,7 @@ table and, with --json, as one JSON object on the last line.`,
 	root.AddCommand(
 		newTrainCmd(g),
 		newEvalCmd(g),
+		newExposeCmd(g),
 		newImportCmd(g),
 		newExportCmd(g),
 		newBenchCmd(g),
