@@ -62,12 +62,10 @@ const streamCD = 0x6364 << 40
 // Masks returns the distilled mask of every input (H×W values in [0,1]
 // each) and their L1 norms.
 func (cd *CognitiveDistillation) Masks(ctx context.Context, m nn.Module, def *data.Defense, x *Images) (masks [][]float32, l1 []float64, err error) {
-	switch {
-	case cd.Steps < 1 || cd.BatchSize < 1:
-		return nil, nil, fmt.Errorf("cd: %d steps, batch size %d; want at least 1 of each", cd.Steps, cd.BatchSize)
-	case !(cd.LR > 0):
-		return nil, nil, fmt.Errorf("cd: learning rate %g; want > 0", cd.LR)
-	case def == nil || def.Len() == 0:
+	if err := cd.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if def == nil || def.Len() == 0 {
 		return nil, nil, fmt.Errorf("cd: no defense data (its normalisation is needed)")
 	}
 	if err := x.validate(); err != nil {
@@ -92,6 +90,19 @@ func (cd *CognitiveDistillation) Masks(ctx context.Context, m nn.Module, def *da
 		cd.Progress.report(hi, x.N, "")
 	}
 	return masks, l1, nil
+}
+
+// Validate checks the settings.
+func (cd *CognitiveDistillation) Validate() error {
+	switch {
+	case cd.Steps < 1 || cd.BatchSize < 1:
+		return fmt.Errorf("cd: %d steps, batch size %d; want at least 1 of each", cd.Steps, cd.BatchSize)
+	case !(cd.LR > 0):
+		return fmt.Errorf("cd: learning rate %g; want > 0", cd.LR)
+	case !(cd.Beta1 >= 0 && cd.Beta1 < 1 && cd.Beta2 >= 0 && cd.Beta2 < 1):
+		return fmt.Errorf("cd: Adam betas %g, %g; want them in [0, 1)", cd.Beta1, cd.Beta2)
+	}
+	return nil
 }
 
 // ScoreSamples implements SampleDetector: −‖m‖₁.

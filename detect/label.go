@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"fmt"
 	"math"
 
 	"ebyd/data"
@@ -46,6 +47,14 @@ type Variance struct {
 
 // NewVariance returns the test with the seed's threshold.
 func NewVariance() *Variance { return &Variance{Threshold: DefaultVarianceThreshold} }
+
+// Validate checks the settings.
+func (v *Variance) Validate() error {
+	if !(v.Threshold >= 0 && v.Threshold < 1) {
+		return fmt.Errorf("model: variance threshold %g; want it in [0, 1)", v.Threshold)
+	}
+	return nil
+}
 
 // ShareVariance is the population variance of the shares.
 func ShareVariance(share []float64) float64 {

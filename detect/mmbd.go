@@ -75,11 +75,10 @@ const streamMMBD = 0x6d6d6264 << 32
 // Run computes every class's statistic and the test. def supplies only the
 // normalisation (MMBD uses no clean images).
 func (mm *MMBD) Run(ctx context.Context, m nn.Module, def *data.Defense) (*MMBDResult, error) {
+	if err := mm.Validate(); err != nil {
+		return nil, err
+	}
 	switch {
-	case mm.Images < 1 || mm.Steps < 1:
-		return nil, fmt.Errorf("mmbd: %d images, %d steps; want at least 1 of each", mm.Images, mm.Steps)
-	case !(mm.LR > 0) || !(mm.Momentum >= 0):
-		return nil, fmt.Errorf("mmbd: learning rate %g, momentum %g", mm.LR, mm.Momentum)
 	case def == nil || def.Len() == 0:
 		return nil, fmt.Errorf("mmbd: no defense data (its normalisation is needed)")
 	}
@@ -116,6 +115,19 @@ func (mm *MMBD) Run(ctx context.Context, m nn.Module, def *data.Defense) (*MMBDR
 	res.Backdoored = res.PValue <= mm.Alpha
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
+}
+
+// Validate checks the settings.
+func (mm *MMBD) Validate() error {
+	switch {
+	case mm.Images < 1 || mm.Steps < 1:
+		return fmt.Errorf("mmbd: %d images, %d steps; want at least 1 of each", mm.Images, mm.Steps)
+	case !(mm.LR > 0) || !(mm.Momentum >= 0):
+		return fmt.Errorf("mmbd: learning rate %g, momentum %g; want a positive rate and a momentum ≥ 0", mm.LR, mm.Momentum)
+	case !(mm.Alpha > 0 && mm.Alpha < 1):
+		return fmt.Errorf("mmbd: significance level %g; want it in (0, 1)", mm.Alpha)
+	}
+	return nil
 }
 
 // DetectModel implements ModelDetector; the score is 1 − p.

@@ -37,8 +37,8 @@ const streamSTRIP = 0x7374726970 << 24
 
 // Entropies returns the mean softmax entropy of every input's blends.
 func (s *STRIP) Entropies(ctx context.Context, m nn.Module, def *data.Defense, x *Images) ([]float64, error) {
-	if s.N < 1 {
-		return nil, fmt.Errorf("strip: %d blends per input; want at least 1", s.N)
+	if err := s.Validate(); err != nil {
+		return nil, err
 	}
 	if err := x.validate(); err != nil {
 		return nil, err
@@ -93,6 +93,14 @@ func (s *STRIP) Entropies(ctx context.Context, m nn.Module, def *data.Defense, x
 		s.Progress.report(hi, x.N, "")
 	}
 	return out, nil
+}
+
+// Validate checks the settings.
+func (s *STRIP) Validate() error {
+	if s.N < 1 {
+		return fmt.Errorf("strip: %d blends per input; want at least 1", s.N)
+	}
+	return nil
 }
 
 // ScoreSamples implements SampleDetector: the negated mean entropy.

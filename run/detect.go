@@ -1,0 +1,587 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"ebyd/attack"
+	"ebyd/data"
+	"ebyd/detect"
+	"ebyd/metrics"
+	"ebyd/nn"
+	"ebyd/report"
+)
+
+// DetectConfig asks for one detection method to be run on a suspect run's
+// model (or on the model an exposure stage derived from it), as the
+// defender would, and for its answer to be scored against the run's own
+// backdoor.
+type DetectConfig struct {
+	Run    string `json:"run"`    // the suspect run folder
+	Method string `json:"method"` // detect.Names()
+	// Exposed is a run folder derived from Run by an exposure stage
+	// (its manifest's parent is Run). label and model read its model;
+	// nc takes the label it detects unless Labels are given; mmbd, strip
+	// and cd run on it. "" uses the suspect's own model throughout.
+	Exposed string `json:"exposed,omitempty"`
+	// On overrides which model the detector runs on: "suspect" or
+	// "exposed" ("" for the method's default above).
+	On string `json:"on,omitempty"`
+	// Labels, for nc, are the labels to recover triggers for (nil: every
+	// label, or the one detected on Exposed).
+	Labels []int `json:"labels,omitempty"`
+
+	// The defense set, the only data the detector sees: with Exposed and
+	// DefenseSize 0, the exposed run's own (Folder.Defense); otherwise
+	// DefenseSize (0: DefaultDefenseSize) images of the suspect's clean
+	// training split drawn with DefenseSeed (data.NewDefense), as ebyd
+	// expose draws them.
+	DefenseSize int    `json:"defense_size"`
+	DefenseSeed uint64 `json:"defense_seed"`
+
+	// Samples is, for strip and cd, the number of clean test images
+	// scored (a seeded subset drawn with SampleSeed from the run's test
+	// images; DefaultDetectSamples when 0); the same images with the run's
+	// trigger (those whose label is not the target, for all2one) are
+	// scored beside them. STRIP costs about 36 ms of one core per input
+	// on mnistnet (100 blends), CD about 80 ms (100 steps).
+	Samples    int    `json:"samples"`
+	SampleSeed uint64 `json:"sample_seed"`
+
+	// Method settings; nil means the method's defaults.
+	Variance *detect.Variance              `json:"variance,omitempty"`
+	NC       *detect.NeuralCleanse         `json:"nc,omitempty"`
+	MMBD     *detect.MMBD                  `json:"mmbd,omitempty"`
+	STRIP    *detect.STRIP                 `json:"strip,omitempty"`
+	CD       *detect.CognitiveDistillation `json:"cd,omitempty"`
+}
+
+// Defaults of DetectConfig (and of ExposeConfig's defense set).
+const (
+	DefaultDefenseSize   = 500
+	DefaultDetectSamples = 200
+)
+
+// DetectFile is the result a detect folder holds beside its images.
+const DetectFile = "detect.json"
+
+// DetectResult is what Detect found and how it scores against the truth.
+type DetectResult struct {
+	Run     string `json:"run"`
+	Exposed string `json:"exposed,omitempty"`
+	Method  string `json:"method"`
+	On      string `json:"on"` // the model the detector ran on: suspect or exposed
+	Arch    string `json:"model"`
+	Dataset string `json:"dataset"`
+	Defense int    `json:"defense_images"`
+	// DefenseFrom is "drawn" (DefenseSize, DefenseSeed) or the exposed run
+	// whose defense set was used.
+	DefenseFrom string `json:"defense_from"`
+
+	// The defender's answer. PredictedTarget is absent when the method
+	// names none; Backdoored and Score when it decides nothing.
+	PredictedTarget *int      `json:"predicted_target,omitempty"`
+	Confidence      *float64  `json:"confidence,omitempty"`
+	ClassShare      []float64 `json:"class_share,omitempty"`
+	Backdoored      *bool     `json:"backdoored,omitempty"`
+	Score           *float64  `json:"score,omitempty"`
+	Threshold       *float64  `json:"threshold,omitempty"`
+
+	NC      *NCDetection       `json:"nc,omitempty"`
+	MMBD    *detect.MMBDResult `json:"mmbd,omitempty"`
+	Samples *SampleDetection   `json:"samples,omitempty"`
+
+	// The evaluator's side: the suspect's planted backdoor (absent for a
+	// clean run) and whether the predicted target is its target (absent
+	// for all2all, where there is no single target).
+	Attack        string      `json:"attack,omitempty"`
+	Mode          attack.Mode `json:"mode,omitempty"`
+	TrueTarget    *int        `json:"true_target,omitempty"`
+	TargetCorrect *bool       `json:"target_correct,omitempty"`
+
+	Out     string  `json:"out,omitempty"`
+	Seconds float64 `json:"seconds"`
+}
+
+// NCDetection is Neural Cleanse's part of a result.
+type NCDetection struct {
+	Labels   []int             `json:"labels"`
+	Triggers []*detect.Trigger `json:"triggers"`
+	// Anomaly is the outlier test over the labels; nil for fewer than 3.
+	Anomaly *detect.Anomaly `json:"anomaly,omitempty"`
+	// LabelFrom says where the labels came from: all, given, or exposed.
+	LabelFrom string  `json:"label_from"`
+	Seconds   float64 `json:"seconds"`
+}
+
+// SampleDetection is a sample detector's part of a result: the scores of
+// clean and triggered test images and how well they separate.
+type SampleDetection struct {
+	Clean     int       `json:"clean_images"`
+	Triggered int       `json:"triggered_images"`
+	AUROC     float64   `json:"auroc"`
+	CleanMean float64   `json:"clean_mean_score"`
+	TrigMean  float64   `json:"triggered_mean_score"`
+	Scores    []float64 `json:"-"` // clean first, then triggered
+	Seconds   float64   `json:"seconds"`
+}
+
+func (cfg *DetectConfig) check() error {
+	cfg.Method = strings.ToLower(cfg.Method)
+	if cfg.Method == "" {
+		return fmt.Errorf("no detection method given (--method: %s)", strings.Join(detect.Names(), ", "))
+	}
+	if _, err := detect.KindOf(cfg.Method); err != nil {
+		return err
+	}
+	if cfg.Run == "" {
+		return errors.New("no suspect run folder given (--run)")
+	}
+	if cfg.DefenseSize < 0 {
+		return fmt.Errorf("--defense-size %d: want a positive number of images", cfg.DefenseSize)
+	}
+	if cfg.Samples == 0 {
+		cfg.Samples = DefaultDetectSamples
+	}
+	if cfg.Samples < 0 {
+		return fmt.Errorf("--samples %d: want a positive number of images", cfg.Samples)
+	}
+	var checks []interface{ Validate() error }
+	if cfg.Variance != nil {
+		checks = append(checks, cfg.Variance)
+	}
+	if cfg.NC != nil {
+		checks = append(checks, cfg.NC)
+	}
+	if cfg.MMBD != nil {
+		checks = append(checks, cfg.MMBD)
+	}
+	if cfg.STRIP != nil {
+		checks = append(checks, cfg.STRIP)
+	}
+	if cfg.CD != nil {
+		checks = append(checks, cfg.CD)
+	}
+	for _, c := range checks {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(cfg.Labels) > 0 && cfg.Method != "nc" {
+		return fmt.Errorf("--labels is for nc (trigger recovery), not %s", cfg.Method)
+	}
+	switch cfg.On {
+	case "":
+		cfg.On = "suspect"
+		if cfg.Exposed != "" && cfg.Method != "nc" {
+			cfg.On = "exposed"
+		}
+	case "suspect":
+	case "exposed":
+		if cfg.Exposed == "" {
+			return errors.New("--on exposed needs --exposed DIR")
+		}
+	default:
+		return fmt.Errorf("--on %q: want suspect or exposed", cfg.On)
+	}
+	if (cfg.Method == "label" || cfg.Method == "model") && cfg.Exposed == "" {
+		// Allowed: the suspect's own prediction distribution, as a baseline.
+		cfg.On = "suspect"
+	}
+	return nil
+}
+
+// Detect runs a detection method as cfg says. With opts.Out it also writes
+// a folder holding DetectFile and, for nc, the recovered masks, patterns
+// and triggers as PNG images (mask_L.png, pattern_L.png, trigger_L.png);
+// the folder appears complete or not at all.
+func Detect(ctx context.Context, cfg DetectConfig, opts Options) (*DetectResult, error) {
+	start := time.Now()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	if opts.Out != "" {
+		if err := CheckOut(opts.Out, opts.Force); err != nil {
+			return nil, err
+		}
+	}
+	suspect, err := Open(cfg.Run)
+	if err != nil {
+		return nil, err
+	}
+	var exposed *Folder
+	if cfg.Exposed != "" {
+		if exposed, err = openExposed(cfg.Exposed, suspect); err != nil {
+			return nil, err
+		}
+	}
+	d := suspect.Manifest.Dataset
+	res := &DetectResult{Run: suspect.Dir, Method: cfg.Method, On: cfg.On, Arch: suspect.Manifest.Model.Arch, Dataset: d.Name}
+	if exposed != nil {
+		res.Exposed = exposed.Dir
+	}
+	own, trig, err := suspect.Attack()
+	if err != nil {
+		return nil, err
+	}
+	if own != nil {
+		res.Attack, res.Mode = own.Name, own.Mode
+		if own.Mode != attack.All2All {
+			t := own.Target
+			res.TrueTarget = &t
+		}
+	}
+	kind, _ := detect.KindOf(cfg.Method)
+	if kind == detect.KindSample && trig == nil {
+		return nil, fmt.Errorf("%s scores the run's triggered test images, but %s is a clean run (no backdoor planted); give a backdoored run", cfg.Method, suspect.Dir)
+	}
+	if n := suspect.Manifest.Model.Classes; cfg.Method == "nc" {
+		seen := map[int]bool{}
+		for _, l := range cfg.Labels {
+			if l < 0 || l >= n {
+				return nil, fmt.Errorf("--labels: label %d is not a class of the model (0..%d)", l, n-1)
+			}
+			if seen[l] {
+				return nil, fmt.Errorf("--labels: label %d given twice", l)
+			}
+			seen[l] = true
+		}
+	}
+
+	fullTrain, fullTest, err := suspect.Data()
+	if err != nil {
+		return nil, err
+	}
+	var def *data.Defense
+	if exposed != nil && cfg.DefenseSize == 0 {
+		if def, err = exposed.Defense(); err != nil {
+			return nil, fmt.Errorf("--exposed: %w", err)
+		}
+		res.DefenseFrom = exposed.Dir
+	} else {
+		if cfg.DefenseSize == 0 {
+			cfg.DefenseSize = DefaultDefenseSize
+		}
+		train, err := d.Train.Select(fullTrain)
+		if err != nil {
+			return nil, fmt.Errorf("the training split of %s: %w", suspect.Dir, err)
+		}
+		if def, err = data.NewDefense(train, cfg.DefenseSize, cfg.DefenseSeed); err != nil {
+			return nil, fmt.Errorf("--defense-size: %w", err)
+		}
+		res.DefenseFrom = "drawn"
+	}
+	res.Defense = def.Len()
+
+	on := suspect
+	if cfg.On == "exposed" {
+		on = exposed
+	}
+	model, err := on.Model()
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	var files map[string][]byte
+	switch cfg.Method {
+	case "label":
+		r, err := (detect.Label{}).DetectLabel(ctx, model, def)
+		if err != nil {
+			return nil, err
+		}
+		res.PredictedTarget, res.Confidence, res.ClassShare = &r.Target, &r.Confidence, r.Scores
+	case "model":
+		v := cfg.Variance
+		if v == nil {
+			v = detect.NewVariance()
+		}
+		share, err := detect.ClassShare(ctx, model, def)
+		if err != nil {
+			return nil, err
+		}
+		r := v.Decide(share)
+		res.ClassShare = share
+		res.setModel(r)
+	case "nc":
+		if files, err = cfg.runNC(ctx, opts, res, model, exposed, def); err != nil {
+			return nil, err
+		}
+	case "mmbd":
+		mm := cfg.MMBD
+		if mm == nil {
+			mm = detect.NewMMBD()
+		}
+		prog := opts.progress("mmbd", 1)
+		mm.Progress = func(done, total int, status string) { prog.total = total; prog.Update(done, status) }
+		r, err := mm.Run(ctx, model, def)
+		if err != nil {
+			return nil, err
+		}
+		prog.Done("")
+		res.MMBD = r
+		res.setModel(&detect.ModelResult{Score: 1 - r.PValue, Threshold: 1 - r.Alpha, Backdoored: r.Backdoored, Target: r.Target})
+	case "strip", "cd":
+		test, err := d.Test.Select(fullTest)
+		if err != nil {
+			return nil, err
+		}
+		if res.Samples, err = cfg.runSamples(ctx, opts, model, def, test, own, trig); err != nil {
+			return nil, err
+		}
+		s := res.Samples.AUROC
+		res.Score = &s
+	}
+	if res.PredictedTarget != nil && res.TrueTarget != nil {
+		ok := *res.PredictedTarget == *res.TrueTarget
+		res.TargetCorrect = &ok
+	}
+	res.Seconds = since(start)
+	if opts.Out != "" {
+		if err := saveDetect(cfg, opts, suspect, res, files); err != nil {
+			return nil, err
+		}
+		res.Out = opts.Out
+	}
+	return res, nil
+}
+
+func (res *DetectResult) setModel(r *detect.ModelResult) {
+	b, s, th := r.Backdoored, r.Score, r.Threshold
+	res.Backdoored, res.Score, res.Threshold = &b, &s, &th
+	if r.Target >= 0 {
+		t := r.Target
+		res.PredictedTarget = &t
+	}
+}
+
+// runNC recovers triggers and returns their images for the output folder.
+func (cfg *DetectConfig) runNC(ctx context.Context, opts Options, res *DetectResult, model nn.Module, exposed *Folder, def *data.Defense) (map[string][]byte, error) {
+	nc := cfg.NC
+	if nc == nil {
+		nc = detect.NewNeuralCleanse()
+	}
+	out := &NCDetection{LabelFrom: "all", Labels: slices.Clone(cfg.Labels)}
+	switch {
+	case len(cfg.Labels) > 0:
+		out.LabelFrom = "given"
+	case exposed != nil:
+		em := model
+		if cfg.On != "exposed" {
+			var err error
+			if em, err = exposed.Model(); err != nil {
+				return nil, err
+			}
+		}
+		r, err := (detect.Label{}).DetectLabel(ctx, em, def)
+		if err != nil {
+			return nil, err
+		}
+		out.LabelFrom, out.Labels = "exposed", []int{r.Target}
+		res.ClassShare = r.Scores
+	}
+	start := time.Now()
+	n := len(out.Labels)
+	if n == 0 {
+		n = def.Classes()
+	}
+	prog := opts.progress("nc", n*nc.Epochs)
+	nc.Progress = func(done, total int, status string) { prog.Update(done, status) }
+	trs, err := nc.Recover(ctx, model, def, out.Labels)
+	if err != nil {
+		return nil, err
+	}
+	prog.Done("")
+	out.Seconds = since(start)
+	out.Triggers = trs
+	out.Labels = out.Labels[:0]
+	for _, t := range trs {
+		out.Labels = append(out.Labels, t.Label)
+	}
+	res.NC = out
+	if len(trs) >= 3 {
+		an, err := nc.Anomalies(trs)
+		if err != nil {
+			return nil, err
+		}
+		out.Anomaly = an
+		s, b, th := an.Max, an.Backdoored, an.Threshold
+		res.Score, res.Backdoored, res.Threshold = &s, &b, &th
+		t := an.Smallest
+		res.PredictedTarget = &t
+	} else {
+		// Targeted NC decides nothing by itself; it names the label with
+		// the smallest mask among those asked for.
+		best := trs[0]
+		for _, t := range trs[1:] {
+			if t.L1 < best.L1 {
+				best = t
+			}
+		}
+		t := best.Label
+		res.PredictedTarget = &t
+	}
+	files := map[string][]byte{}
+	for _, t := range trs {
+		for name, pic := range map[string]report.Picture{
+			fmt.Sprintf("mask_%d.png", t.Label):    {Pix: t.MaskImage(), H: t.H, W: t.W, C: 1},
+			fmt.Sprintf("pattern_%d.png", t.Label): {Pix: t.PatternImage(), H: t.H, W: t.W, C: t.C},
+			fmt.Sprintf("trigger_%d.png", t.Label): {Pix: t.TriggerImage(), H: t.H, W: t.W, C: t.C},
+		} {
+			b, err := encodePNG(pic)
+			if err != nil {
+				return nil, err
+			}
+			files[name] = b
+		}
+	}
+	return files, nil
+}
+
+// runSamples scores a seeded subset of clean test images and the same
+// images triggered; only the unlabelled pixels reach the detector.
+func (cfg *DetectConfig) runSamples(ctx context.Context, opts Options, model nn.Module, def *data.Defense,
+	test *data.Dataset, own *AttackConfig, trig attack.Trigger) (*SampleDetection, error) {
+	clean, _, err := subset(test, cfg.Samples, cfg.SampleSeed, "test")
+	if err != nil {
+		return nil, err
+	}
+	mode := own.Mode
+	if mode == "" {
+		mode = attack.All2One
+	}
+	bd, err := attack.TestSet(clean, trig, attack.Poisoning{Mode: mode, Target: own.Target, Rate: 1})
+	if err != nil {
+		return nil, err
+	}
+	if bd.N == 0 {
+		return nil, fmt.Errorf("none of the %d test images scored can carry the trigger (all are of the target class); raise --samples", clean.N)
+	}
+	inputs := detect.ImagesOf(clean)
+	inputs.Pix = append(inputs.Pix, bd.Images...)
+	inputs.N += bd.N
+	var sd detect.SampleDetector
+	var progress *detect.Progress
+	switch cfg.Method {
+	case "strip":
+		s := cfg.STRIP
+		if s == nil {
+			s = detect.NewSTRIP()
+		}
+		sd, progress = s, &s.Progress
+	default:
+		c := cfg.CD
+		if c == nil {
+			c = detect.NewCognitiveDistillation()
+		}
+		sd, progress = c, &c.Progress
+	}
+	prog := opts.progress(cfg.Method, inputs.N)
+	*progress = func(done, _ int, status string) { prog.Update(done, status) }
+	start := time.Now()
+	scores, err := sd.ScoreSamples(ctx, model, def, inputs)
+	if err != nil {
+		return nil, err
+	}
+	prog.Done("")
+	positive := make([]bool, inputs.N)
+	var cm, tm float64
+	for i, s := range scores {
+		if i >= clean.N {
+			positive[i] = true
+			tm += s
+		} else {
+			cm += s
+		}
+	}
+	return &SampleDetection{
+		Clean: clean.N, Triggered: bd.N, AUROC: metrics.AUROC(scores, positive),
+		CleanMean: cm / float64(clean.N), TrigMean: tm / math.Max(1, float64(bd.N)),
+		Scores: scores, Seconds: since(start),
+	}, nil
+}
+
+// openExposed opens the exposed run folder and checks that it was derived
+// from the suspect run.
+func openExposed(dir string, suspect *Folder) (*Folder, error) {
+	f, err := Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--exposed: %w", err)
+	}
+	parent := f.Manifest.Parent
+	if parent == "" {
+		return nil, fmt.Errorf("--exposed %s was not derived from a run (its %s names no parent); give the folder ebyd expose wrote for %s", dir, ManifestFile, suspect.Dir)
+	}
+	// A relative parent is read from the working directory, or else from
+	// the exposed folder.
+	if !sameDir(parent, suspect.Dir) && (filepath.IsAbs(parent) || !sameDir(filepath.Join(dir, parent), suspect.Dir)) {
+		return nil, fmt.Errorf("--exposed %s was derived from %s, not from the suspect run %s", dir, parent, suspect.Dir)
+	}
+	if f.Manifest.Model.Arch != suspect.Manifest.Model.Arch || f.Manifest.Model.Classes != suspect.Manifest.Model.Classes {
+		return nil, fmt.Errorf("--exposed %s holds a %s with %d classes, the suspect run a %s with %d", dir,
+			f.Manifest.Model.Arch, f.Manifest.Model.Classes, suspect.Manifest.Model.Arch, suspect.Manifest.Model.Classes)
+	}
+	return f, nil
+}
+
+// sameDir reports whether a and b name the same existing directory.
+func sameDir(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
+}
+
+func encodePNG(p report.Picture) ([]byte, error) {
+	img, err := p.Image()
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// saveDetect writes the detect folder: run.json (stage detect, parent the
+// suspect run), DetectFile and the images.
+func saveDetect(cfg DetectConfig, opts Options, suspect *Folder, res *DetectResult, files map[string][]byte) error {
+	man, err := newManifest("detect", opts.Command, cfg.DefenseSeed, cfg)
+	if err != nil {
+		return err
+	}
+	man.Parent = suspect.Dir
+	man.Dataset = suspect.Manifest.Dataset
+	man.Model = suspect.Manifest.Model
+	if res.Score != nil && !math.IsNaN(*res.Score) && !math.IsInf(*res.Score, 0) {
+		man.Metrics["score"] = *res.Score
+	}
+	if res.Samples != nil {
+		man.Metrics["auroc"] = res.Samples.AUROC
+	}
+	man.Seconds["total"] = res.Seconds
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if files == nil {
+		files = map[string][]byte{}
+	}
+	files[DetectFile] = append(b, '\n')
+	return Save(opts.Out, opts.Force, Contents{Manifest: man, Files: files})
+}
