@@ -322,7 +322,7 @@ func attackSection(b *strings.Builder, grid string, res *AttackGridResult, imgDi
 			if r.Mode == attack.All2All {
 				target = "y+1"
 			}
-			row = []string{r.Label, fmt.Sprint(r.Epochs), string(r.Mode), target, fmt.Sprintf("%.4g (%d)", r.Rate, r.Poisoned),
+			row = []string{r.Label, fmt.Sprint(r.Epochs), string(r.Mode), target, poisoned(r),
 				pct(r.CleanAcc), fmt.Sprintf("%+.2f", 100*(r.CleanAcc-cleanCA[r.Epochs])), pct(*r.ASR),
 				fmt.Sprintf("%.0f", r.Seconds), img(docDir, tp), img(docDir, dp)}
 		}
@@ -331,6 +331,15 @@ func attackSection(b *strings.Builder, grid string, res *AttackGridResult, imgDi
 	b.WriteString(report.Table([]string{"run", "epochs", "mode", "target", "poison rate (images)", "CA", "ΔCA (points)", "ASR", "seconds", "test image " + fmt.Sprint(image), "change (stretched)"}, rows))
 	b.WriteString("\n")
 	return nil
+}
+
+// poisoned describes a row's poisoning: the rate and how many training
+// images it poisoned (a learned trigger poisons each batch as it goes).
+func poisoned(r GridRow) string {
+	if r.Poisoned == 0 {
+		return fmt.Sprintf("%.4g (per batch)", r.Rate)
+	}
+	return fmt.Sprintf("%.4g (%d)", r.Rate, r.Poisoned)
 }
 
 func img(docDir, path string) string {
