@@ -144,8 +144,12 @@ func reportRun(c *cobra.Command, g *globals, res *run.Result) error {
 			if a.Mode == attack.All2All {
 				target = "y → y+1 mod K"
 			}
+			images := fmt.Sprintf("%d images", int(m.Metrics["poisoned"]))
+			if _, ok := m.Metrics["poisoned"]; !ok {
+				images = "of every batch: a learned trigger"
+			}
 			rows = append(rows,
-				row{"attack", fmt.Sprintf("%s, %s, %s, poison rate %g (%d images)", a.Name, a.Mode, target, a.Rate, int(m.Metrics["poisoned"]))})
+				row{"attack", fmt.Sprintf("%s, %s, %s, poison rate %g (%s)", a.Name, a.Mode, target, a.Rate, images)})
 			obj["attack"], obj["mode"], obj["target"], obj["poison_rate"] = a.Name, a.Mode, a.Target, a.Rate
 			obj["asr"] = m.Metrics["asr"]
 		}
