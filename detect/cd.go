@@ -34,8 +34,16 @@ import (
 // summed, which gives every input the same gradient whatever batch it is
 // in (Adam divides the scale out, up to its ε). The colours u of input i
 // come from a generator seeded with Seed and i. The seed runs 100 steps;
-// that is the default here too, and Steps can be lowered where CPU time
-// matters (docs/detection.md measures the AUROC against the steps).
+// that is the default here too (about 80 ms of one core per MNIST input on
+// mnistnet).
+//
+// On the MNIST models of the attack grid (mnistnet, one epoch) the masks do
+// not separate triggered from clean inputs: AUROC 0.47 on BadNets (0.37
+// with 30 steps, 0.49 with 300), 0.40 on Blend, 0.54 on WaNet. A triggered
+// digit's mask does keep the trigger and shrinks against the same digit
+// without it (65 against 97 pixels for one "1"), but matching all ten
+// logits still needs much of the digit, and the norm varies more between
+// digits than the trigger takes off.
 type CognitiveDistillation struct {
 	Steps     int     `json:"steps"`
 	LR        float64 `json:"lr"`

@@ -22,7 +22,11 @@ import (
 //
 // The blends of input i use the defense images drawn from a generator
 // seeded with Seed and i, so a score does not depend on the batch it is
-// computed in.
+// computed in. Cost: N forward passes per input (about 36 ms of one core
+// per MNIST input on mnistnet at N = 100). On the grid's MNIST models
+// (200 clean and 181 triggered test images) the AUROC is 1.00 for BadNets
+// and Blend, and 0.28 for WaNet, whose warped inputs stay as uncertain as
+// clean ones under blending (WaNet's paper reports STRIP failing too).
 type STRIP struct {
 	N    int    `json:"n"`
 	Seed uint64 `json:"seed"`

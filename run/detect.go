@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -38,8 +39,15 @@ type DetectConfig struct {
 	// "exposed" ("" for the method's default above).
 	On string `json:"on,omitempty"`
 	// Labels, for nc, are the labels to recover triggers for (nil: every
-	// label, or the one detected on Exposed).
+	// label, or the Candidates labels the exposure ranks first).
 	Labels []int `json:"labels,omitempty"`
+	// Candidates, for nc with Exposed and no Labels, is how many of the
+	// exposure's most likely target labels get a trigger (0: 1, the
+	// detected label): EBYD's targeted trigger recovery, where a real
+	// target shows a far smaller mask than the other candidates. The
+	// ranking is the exposed run's CandidatesFile, or without one the
+	// exposed model's class shares on the defense set.
+	Candidates int `json:"candidates,omitempty"`
 
 	// The defense set, the only data the detector sees: with Exposed and
 	// DefenseSize 0, the exposed run's own (Folder.Defense); otherwise
@@ -119,9 +127,14 @@ type NCDetection struct {
 	Triggers []*detect.Trigger `json:"triggers"`
 	// Anomaly is the outlier test over the labels; nil for fewer than 3.
 	Anomaly *detect.Anomaly `json:"anomaly,omitempty"`
-	// LabelFrom says where the labels came from: all, given, or exposed.
-	LabelFrom string  `json:"label_from"`
-	Seconds   float64 `json:"seconds"`
+	// LabelFrom says where the labels came from: all, given, or the
+	// exposure's ranking (exposed: the exposed run's candidates; exposed
+	// class share: the exposed model's shares on the defense set).
+	LabelFrom string `json:"label_from"`
+	// Ranking is the exposure's ranking of every label, most likely target
+	// first, when the labels came from it.
+	Ranking []int   `json:"ranking,omitempty"`
+	Seconds float64 `json:"seconds"`
 }
 
 // SampleDetection is a sample detector's part of a result: the scores of
@@ -179,6 +192,12 @@ func (cfg *DetectConfig) check() error {
 	}
 	if len(cfg.Labels) > 0 && cfg.Method != "nc" {
 		return fmt.Errorf("--labels is for nc (trigger recovery), not %s", cfg.Method)
+	}
+	switch {
+	case cfg.Candidates < 0:
+		return fmt.Errorf("--candidates %d: want a positive number of labels", cfg.Candidates)
+	case cfg.Candidates > 0 && (cfg.Method != "nc" || cfg.Exposed == "" || len(cfg.Labels) > 0):
+		return errors.New("--candidates is for nc with --exposed (and without --labels)")
 	}
 	switch cfg.On {
 	case "":
@@ -389,8 +408,16 @@ func (cfg *DetectConfig) runNC(ctx context.Context, opts Options, res *DetectRes
 		if err != nil {
 			return nil, err
 		}
-		out.LabelFrom, out.Labels = "exposed", []int{r.Target}
 		res.ClassShare = r.Scores
+		ranking, from, err := exposureRanking(exposed, r.Scores)
+		if err != nil {
+			return nil, err
+		}
+		k := max(1, cfg.Candidates)
+		if k > len(ranking) {
+			return nil, fmt.Errorf("--candidates %d: the model has %d classes", k, len(ranking))
+		}
+		out.LabelFrom, out.Labels, out.Ranking = from, ranking[:k], ranking
 	}
 	start := time.Now()
 	n := len(out.Labels)
@@ -411,7 +438,7 @@ func (cfg *DetectConfig) runNC(ctx context.Context, opts Options, res *DetectRes
 		out.Labels = append(out.Labels, t.Label)
 	}
 	res.NC = out
-	if len(trs) >= 3 {
+	if len(trs) >= 3 && (out.LabelFrom == "all" || out.LabelFrom == "given") {
 		an, err := nc.Anomalies(trs)
 		if err != nil {
 			return nil, err
@@ -511,6 +538,47 @@ func (cfg *DetectConfig) runSamples(ctx context.Context, opts Options, model nn.
 		CleanMean: cm / float64(clean.N), TrigMean: tm / math.Max(1, float64(bd.N)),
 		Scores: scores, Seconds: since(start),
 	}, nil
+}
+
+// exposureRanking ranks the labels as backdoor targets by the exposure:
+// the exposed run's own candidates when it has them, else the class shares
+// (largest first, ties by label).
+func exposureRanking(exposed *Folder, share []float64) ([]int, string, error) {
+	b, err := os.ReadFile(filepath.Join(exposed.Dir, CandidatesFile))
+	if err == nil {
+		var c candidatesFile
+		if err := json.Unmarshal(b, &c); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", filepath.Join(exposed.Dir, CandidatesFile), err)
+		}
+		var ranking []int
+		seen := map[int]bool{}
+		for _, cand := range c.Candidates {
+			if cand.Label < 0 || cand.Label >= len(share) || seen[cand.Label] {
+				return nil, "", fmt.Errorf("%s: bad candidate label %d", filepath.Join(exposed.Dir, CandidatesFile), cand.Label)
+			}
+			seen[cand.Label] = true
+			ranking = append(ranking, cand.Label)
+		}
+		if len(ranking) > 0 {
+			return ranking, "exposed", nil
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", err
+	}
+	ranking := make([]int, len(share))
+	for i := range ranking {
+		ranking[i] = i
+	}
+	slices.SortStableFunc(ranking, func(a, b int) int {
+		switch {
+		case share[a] > share[b]:
+			return -1
+		case share[a] < share[b]:
+			return 1
+		}
+		return 0
+	})
+	return ranking, "exposed class share", nil
 }
 
 // openExposed opens the exposed run folder and checks that it was derived

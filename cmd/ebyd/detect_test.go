@@ -96,6 +96,13 @@ func detectMethods(t *testing.T, bd string) {
 		t.Errorf("detect folder manifest: %+v, %v", f, err)
 	}
 
+	// The exposure's two most likely targets.
+	res = ok(t, "detect", "--run", bd, "--exposed", exp, "--method", "nc", "--epochs", "1", "--candidates", "2")
+	nc = res["nc"].(map[string]any)
+	if nc["label_from"] != "exposed" || len(nc["triggers"].([]any)) != 2 || len(nc["ranking"].([]any)) != 10 || nc["anomaly"] != nil {
+		t.Errorf("nc on two candidates: %v", res)
+	}
+
 	// NC over three labels or more decides.
 	res = ok(t, "detect", "--run", bd, "--method", "nc", "--labels", "0,1,2", "--epochs", "1", "--defense-size", "64")
 	if res["backdoored"] == nil || res["score"] == nil || res["nc"].(map[string]any)["anomaly"] == nil {
@@ -151,6 +158,7 @@ func detectBadInputs(t *testing.T, bd string) {
 		{"epochs for strip", detect("--method", "strip", "--epochs", "3"), []string{"--epochs is for --method nc"}},
 		{"on exposed without exposed", detect("--method", "mmbd", "--on", "exposed"), []string{"--on exposed needs --exposed"}},
 		{"bad on", detect("--method", "mmbd", "--on", "both"), []string{`--on "both"`}},
+		{"candidates without exposed", detect("--method", "nc", "--candidates", "3"), []string{"--candidates is for nc with --exposed"}},
 		{"strip on a clean run", []string{"detect", "--run", clean, "--method", "strip"}, []string{"clean run"}},
 		{"defense set too big", detect("--method", "label", "--defense-size", "70000"), []string{"defense set of 70000", "1 to 500"}},
 		{"zero nc epochs", detect("--method", "nc", "--epochs", "0", "--labels", "1", "--defense-size", "10"), []string{"0 epochs"}},
