@@ -85,6 +85,19 @@ type Trace struct {
 	// Methods without a scoring rule of their own rank by the final class
 	// share.
 	Candidates []Candidate `json:"candidates"`
+	// Rounds summarises each round of a method that runs several (cul);
+	// Rows are the first round's.
+	Rounds []Round `json:"rounds,omitempty"`
+}
+
+// Round is one round of a multi-round exposure.
+type Round struct {
+	Probe    string    `json:"probe"`    // the input perturbation
+	Excluded []int     `json:"excluded"` // classes masked out in this round
+	Collapse int       `json:"collapse"` // the argmax of the final class share
+	Share    []float64 `json:"class_share"`
+	Epochs   int       `json:"epochs"`
+	Stop     string    `json:"stop"`
 }
 
 // Final is the last row.

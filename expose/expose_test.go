@@ -84,7 +84,7 @@ func tinyModel(t *testing.T, arch string, train bool) nn.Module {
 
 // quick are parameters that keep each method to a few steps.
 var quick = map[string]string{
-	"cul":          `{"epochs": 2, "batch_size": 16}`,
+	"cul":          `{"epochs": 2, "batch_size": 16, "probes": ["noise", "shift"]}`,
 	"cul-seed":     `{"epochs": 2, "batch_size": 16}`,
 	"confusion-ft": `{"epochs": 2, "batch_size": 16}`,
 	"rnp-unlearn":  `{"epochs": 2, "batch_size": 16}`,
@@ -229,6 +229,9 @@ func TestStopRule(t *testing.T) {
 		stop         string
 	}{
 		{"cul-seed", `{"epochs": 3, "stop_acc": 1}`, 2, "threshold"},
+		{"cul", `{"epochs": 3, "stop_acc": 1, "probes": ["none"]}`, 2, "threshold"},
+		{"cul", `{"epochs": 3, "stop_acc": 0.01, "collapse": 0.05, "probes": ["none"]}`, 2, "collapse"},
+		{"cul", `{"epochs": 3, "stop_acc": 0.01, "probes": ["none"]}`, 4, "epochs"},
 		{"cul-seed", `{"epochs": 3}`, 4, "epochs"},
 		{"rnp-unlearn", `{"epochs": 3, "stop_acc": 1}`, 2, "threshold"},
 		{"rnp-unlearn", `{"epochs": 3, "stop_acc": 0}`, 4, "epochs"},
@@ -265,6 +268,9 @@ func TestNewErrors(t *testing.T) {
 	for _, tc := range []struct{ name, params, want string }{
 		{"nope", "", "unknown exposure method"},
 		{"cul", `{"lr": -1}`, "lr"},
+		{"cul", `{"probes": ["blur"]}`, "probes"},
+		{"cul", `{"collapse": 0}`, "collapse"},
+		{"cul", `{"noise": -1}`, "noise"},
 		{"cul", `{"bogus": 1}`, "unknown field"},
 		{"cul-seed", `{"epochs": 0}`, "epochs"},
 		{"awp", `{"levels": []}`, "levels"},
@@ -296,4 +302,74 @@ func TestCancel(t *testing.T) {
 			t.Errorf("%s with a cancelled context: %v", name, err)
 		}
 	}
+}
+
+// cul's rounds: each starts from the suspect model with the earlier rounds'
+// collapse classes masked out; candidates sum the rounds' final shares; the
+// exposed model and the rows are round 1's.
+func TestCULRounds(t *testing.T) {
+	d := defense(t, 100)
+	m := tinyModel(t, "mnistnet", true)
+	tr, err := newMethod(t, "cul", `{"lr": 0.01, "epochs": 4, "batch_size": 25}`).Expose(context.Background(), m, d, expose.Env{Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tr.Rounds) != 4 {
+		t.Fatalf("%d rounds, want 4", len(tr.Rounds))
+	}
+	sum := make([]float64, 10)
+	var excluded []int
+	for i, r := range tr.Rounds {
+		if !slices.Equal(r.Excluded, excluded) {
+			t.Fatalf("round %d excludes %v, want the earlier collapse classes %v", i+1, r.Excluded, excluded)
+		}
+		for _, e := range r.Excluded {
+			if r.Share[e] != 0 {
+				t.Fatalf("round %d: excluded class %d still predicted (%v)", i+1, e, r.Share)
+			}
+		}
+		if r.Share[r.Collapse] != slices.Max(r.Share) {
+			t.Fatalf("round %d: collapse %d is not the argmax of %v", i+1, r.Collapse, r.Share)
+		}
+		for k, s := range r.Share {
+			sum[k] += s
+		}
+		excluded = append(excluded, r.Collapse)
+	}
+	// Candidates: the collapse classes in peeling order, then the rest by
+	// mean share.
+	for i, c := range tr.Candidates {
+		if i < 4 {
+			r := tr.Rounds[i]
+			if want := float64(4-i) + r.Share[r.Collapse]; c.Label != r.Collapse || math.Abs(c.Score-want) > 1e-12 {
+				t.Fatalf("candidate %d: %+v, want class %d (round %d) scoring %v", i, c, r.Collapse, i+1, want)
+			}
+		} else if math.Abs(c.Score-sum[c.Label]/4) > 1e-12 || c.Score > tr.Candidates[i-1].Score {
+			t.Fatalf("candidate %d: %+v, want its mean share %v, in order", i, c, sum[c.Label]/4)
+		}
+	}
+	if !slices.Equal(tr.Final().Share, tr.Rounds[0].Share) || tr.Predicted() != tr.Rounds[0].Collapse {
+		t.Fatalf("rows end with %v, round 1 with %v: the trace must be round 1's", tr.Final().Share, tr.Rounds[0].Share)
+	}
+	// The model handed back is round 1's exposed model, without the mask.
+	x, _ := data.Batch(d.Data(), seq(d.Len()))
+	var pred []int
+	ag.NoGrad(func() { pred = m.Forward(ag.Const(x)).Value.ArgMaxRows() })
+	share := make([]float64, 10)
+	for _, p := range pred {
+		share[p] += 1 / float64(len(pred))
+	}
+	for k := range share {
+		if math.Abs(share[k]-tr.Rounds[0].Share[k]) > 1e-9 {
+			t.Fatalf("the returned model predicts %v on the defense images, round 1 ended at %v", share, tr.Rounds[0].Share)
+		}
+	}
+}
+
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }

@@ -10,6 +10,7 @@ import (
 	"ebyd/data"
 	"ebyd/nn"
 	"ebyd/optim"
+	"ebyd/tensor"
 )
 
 // loop is the gradient loop the unlearning and fine-tuning methods share:
@@ -39,6 +40,9 @@ type loop struct {
 	objective func(logits *ag.Var, y []int, r *rand.Rand) (minimise *ag.Var, report float32)
 	// params are the tensors updated (nil: every parameter of the model).
 	params []*ag.Var
+	// perturb, when set, edits every training batch (normalised NCHW)
+	// before the step, drawing from the loop's generator.
+	perturb func(x *tensor.Tensor, r *rand.Rand)
 	// afterRow, when set, sees each row as it is made and may stop the
 	// loop early by returning a reason.
 	afterRow func(Row) string
@@ -93,6 +97,9 @@ func (l *loop) run(ctx context.Context, m nn.Module, d *data.Defense, env Env) (
 		for x, y := range ld.Epoch(epoch - 1) {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("%s stopped at epoch %d: %w", l.method, epoch, context.Cause(ctx))
+			}
+			if l.perturb != nil {
+				l.perturb(x, r)
 			}
 			optim.ZeroGrad(ps)
 			var rep float32

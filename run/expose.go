@@ -60,17 +60,20 @@ type ExposeResult struct {
 	ClassShare      []float64 `json:"class_share"`
 	// Candidates ranks every label as the backdoor target with the method's
 	// score, most likely first.
-	Candidates        []expose.Candidate `json:"candidates"`
-	InitialDefenseAcc float64            `json:"initial_defense_acc"`
-	DefenseAcc        float64            `json:"defense_acc"`
-	Rows              int                `json:"rows"` // trace rows after row 0: epochs, rates or levels
-	Stop              string             `json:"stop"`
-	ASR               *float64           `json:"asr,omitempty"`         // after exposure, with WithASR
-	InitialASR        *float64           `json:"initial_asr,omitempty"` // before, with WithASR
-	DefenseSize       int                `json:"defense_size"`
-	Seconds           float64            `json:"seconds"`
-	Trace             *expose.Trace      `json:"-"`
-	Manifest          *Manifest          `json:"-"`
+	Candidates []expose.Candidate `json:"candidates"`
+	// Rounds are the rounds of a multi-round method (cul), whose first
+	// round made the exposed model and the trace.
+	Rounds            []expose.Round `json:"rounds,omitempty"`
+	InitialDefenseAcc float64        `json:"initial_defense_acc"`
+	DefenseAcc        float64        `json:"defense_acc"`
+	Rows              int            `json:"rows"` // trace rows after row 0: epochs, rates or levels
+	Stop              string         `json:"stop"`
+	ASR               *float64       `json:"asr,omitempty"`         // after exposure, with WithASR
+	InitialASR        *float64       `json:"initial_asr,omitempty"` // before, with WithASR
+	DefenseSize       int            `json:"defense_size"`
+	Seconds           float64        `json:"seconds"`
+	Trace             *expose.Trace  `json:"-"`
+	Manifest          *Manifest      `json:"-"`
 }
 
 // candidatesFile is CandidatesFile's content.
@@ -79,6 +82,7 @@ type candidatesFile struct {
 	PredictedTarget int                `json:"predicted_target"`
 	ClassShare      []float64          `json:"class_share"`
 	Candidates      []expose.Candidate `json:"candidates"`
+	Rounds          []expose.Round     `json:"rounds,omitempty"`
 	Stop            string             `json:"stop"`
 }
 
@@ -232,7 +236,7 @@ func Expose(ctx context.Context, cfg ExposeConfig, opts Options) (*ExposeResult,
 
 	res := &ExposeResult{
 		Parent: f.Dir, Method: cfg.Method,
-		PredictedTarget: trace.Predicted(), ClassShare: final.Share, Candidates: trace.Candidates,
+		PredictedTarget: trace.Predicted(), ClassShare: final.Share, Candidates: trace.Candidates, Rounds: trace.Rounds,
 		InitialDefenseAcc: trace.Rows[0].DefenseAcc, DefenseAcc: final.DefenseAcc,
 		Rows: len(trace.Rows) - 1, Stop: trace.Stop, ASR: final.ASR, InitialASR: trace.Rows[0].ASR,
 		DefenseSize: def.Len(), Trace: trace, Manifest: man,
@@ -253,7 +257,7 @@ func Expose(ctx context.Context, cfg ExposeConfig, opts Options) (*ExposeResult,
 	}
 	if files[CandidatesFile], err = json.MarshalIndent(candidatesFile{
 		Method: cfg.Method, PredictedTarget: res.PredictedTarget, ClassShare: final.Share,
-		Candidates: trace.Candidates, Stop: trace.Stop,
+		Candidates: trace.Candidates, Rounds: trace.Rounds, Stop: trace.Stop,
 	}, "", "  "); err != nil {
 		return nil, err
 	}

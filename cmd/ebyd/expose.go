@@ -27,8 +27,11 @@ and write the exposed model into a new run folder whose parent is the
 suspect run.
 
 Methods (--method, default ` + expose.Default + `):
-  cul           Clean Unlearning engineered to find the target: ranks every
-                label as a candidate target (see go doc ebyd/expose)
+  cul           Clean Unlearning engineered to find the target: unlearning on
+                noisy or brightness-shifted defense images (which wake a
+                backdoor's pathway), in rounds that mask out the class each
+                earlier round collapsed onto; ranks every label as a
+                candidate target (go doc ebyd/expose.CUL)
   cul-seed      the seed's Clean Unlearning exactly: Adam lr 1e-5, weight
                 decay 5e-4, 20 epochs, batch 128, eval-mode BatchNorm
   confusion-ft  fine-tuning to random labels (Adam lr 1e-4, 20 epochs)
@@ -112,12 +115,15 @@ func reportExpose(c *cobra.Command, g *globals, res *run.ExposeResult) error {
 	for k, s := range res.ClassShare {
 		share[k] = strconv.Itoa(k) + ":" + strconv.FormatFloat(100*s, 'f', 0, 64)
 	}
-	var cands []string
+	var cands, rounds []string
 	for i, cd := range res.Candidates {
-		if i == 3 {
+		if i == 4 {
 			break
 		}
 		cands = append(cands, fmt.Sprintf("%d (%.3g)", cd.Label, cd.Score))
+	}
+	for _, r := range res.Rounds {
+		rounds = append(rounds, fmt.Sprintf("%s → %d (%.0f%%, %d epochs)", r.Probe, r.Collapse, 100*r.Share[r.Collapse], r.Epochs))
 	}
 	rows := []row{
 		{"run", res.Dir},
@@ -128,6 +134,9 @@ func reportExpose(c *cobra.Command, g *globals, res *run.ExposeResult) error {
 		{"predicted target", fmt.Sprintf("%d (%s of the defense images)", res.PredictedTarget, pct(res.ClassShare[res.PredictedTarget]))},
 		{"class share %", strings.Join(share, " ")},
 		{"candidates", strings.Join(cands, ", ")},
+	}
+	if len(rounds) > 0 {
+		rows = append(rows, row{"rounds", strings.Join(rounds, "; ")})
 	}
 	if res.ASR != nil {
 		rows = append(rows, row{"ASR", fmt.Sprintf("%s → %s (the suspect's own trigger)", pct(*res.InitialASR), pct(*res.ASR))})
