@@ -20,6 +20,9 @@ func TestAnomalies(t *testing.T) {
 	if an.Median != 9.5 || an.MAD != 1.5 || math.Abs(an.Max-want) > 1e-12 || math.Abs(an.Index[1]-want) > 1e-12 {
 		t.Errorf("median %v MAD %v index %v; want 9.5, 1.5, %v", an.Median, an.MAD, an.Max, want)
 	}
+	if an.Ratio != 1/9.5 {
+		t.Errorf("norm ratio %v, want 1/9.5", an.Ratio)
+	}
 	if !an.Backdoored || an.Target != 1 || !slices.Equal(an.Flagged, []int{1}) || an.Smallest != 1 {
 		t.Errorf("flagged %v target %d backdoored %v; want label 1", an.Flagged, an.Target, an.Backdoored)
 	}

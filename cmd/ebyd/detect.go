@@ -156,6 +156,9 @@ func detectRows(res *run.DetectResult) []row {
 			}
 			rows = append(rows, row{fmt.Sprintf("label %d", t.Label), v})
 		}
+		if a := nc.Anomaly; a != nil {
+			rows = append(rows, row{"norm ratio", fmt.Sprintf("%.3f (smallest mask / median; smaller is more suspicious)", a.Ratio)})
+		}
 		rows = append(rows, row{"labels from", nc.LabelFrom})
 	}
 	if mm := res.MMBD; mm != nil {
