@@ -20,37 +20,14 @@ import (
 // suspect model's frozen running statistics and dropout is off. TrainMode
 // switches to training mode instead. The seed's gradient clipping is a
 // no-op (called before backward) and is left out.
-type CULSeed struct {
-	LR          float64 `json:"lr"`
-	WeightDecay float64 `json:"weight_decay"`
-	Epochs      int     `json:"epochs"`
-	BatchSize   int     `json:"batch_size"`
-	TrainMode   bool    `json:"train_mode"`
-	// StopAcc, when positive, stops after the first epoch whose defense
-	// accuracy is at most StopAcc (the seed defines stop_acc 0.1 but never
-	// uses it, so the default 0 never stops).
-	StopAcc float64 `json:"stop_acc"`
-}
+type CULSeed struct{ adamRecipe }
 
 func init() {
 	register("cul-seed", func() Exposer {
-		return &CULSeed{LR: 1e-5, WeightDecay: 5e-4, Epochs: 20, BatchSize: 128}
+		return &CULSeed{adamRecipe{LR: 1e-5, WeightDecay: 5e-4, Epochs: 20, BatchSize: 128}}
 	})
 }
 
-func (c *CULSeed) check() error {
-	return checkCommon(c.LR, c.WeightDecay, c.Epochs, c.BatchSize)
-}
-
 func (c *CULSeed) Expose(ctx context.Context, m nn.Module, d *data.Defense, env Env) (*Trace, error) {
-	stop := -1.0
-	if c.StopAcc > 0 {
-		stop = c.StopAcc
-	}
-	l := &loop{
-		method: "cul-seed", optimizer: "adam", lr: c.LR, wd: c.WeightDecay,
-		milestones: []int{20, 20}, gamma: 0.1, epochs: c.Epochs, batch: c.BatchSize,
-		train: c.TrainMode, stopAcc: stop, objective: negCE,
-	}
-	return l.run(ctx, m, d, env)
+	return c.loop("cul-seed", negCE).run(ctx, m, d, env)
 }

@@ -164,3 +164,36 @@ func checkCommon(lr, wd float64, epochs, batch int) error {
 	}
 	return nil
 }
+
+// adamRecipe is the schedule cul-seed and confusion-ft share with the
+// seed's unlearn.py and sfft.py: Adam with coupled weight decay, the seed's
+// MultiStepLR([20, 20], 0.1), and an optional stop rule. Its fields are the
+// methods' JSON parameters.
+type adamRecipe struct {
+	LR          float64 `json:"lr"`
+	WeightDecay float64 `json:"weight_decay"`
+	Epochs      int     `json:"epochs"`
+	BatchSize   int     `json:"batch_size"`
+	TrainMode   bool    `json:"train_mode"`
+	// StopAcc, when positive, stops after the first epoch whose defense
+	// accuracy is at most StopAcc (the seed defines stop_acc 0.1 but never
+	// uses it, so the default 0 never stops).
+	StopAcc float64 `json:"stop_acc"`
+}
+
+func (c *adamRecipe) check() error {
+	return checkCommon(c.LR, c.WeightDecay, c.Epochs, c.BatchSize)
+}
+
+// loop is the recipe's training loop for method, minimising objective.
+func (c *adamRecipe) loop(method string, objective func(logits *ag.Var, y []int, r *rand.Rand) (*ag.Var, float32)) *loop {
+	stop := -1.0
+	if c.StopAcc > 0 {
+		stop = c.StopAcc
+	}
+	return &loop{
+		method: method, optimizer: "adam", lr: c.LR, wd: c.WeightDecay,
+		milestones: []int{20, 20}, gamma: 0.1, epochs: c.Epochs, batch: c.BatchSize,
+		train: c.TrainMode, stopAcc: stop, objective: objective,
+	}
+}
