@@ -33,13 +33,22 @@ func (b *BadNets) Prepare(s Shape) error {
 
 // Apply implements Trigger.
 func (b *BadNets) Apply(img []uint8) {
-	s := b.s
-	r0, c0 := s.H-3-b.Margin, s.W-3-b.Margin
+	stampGrid(img, b.s, b.s.H-3-b.Margin, b.s.W-3-b.Margin, false, func(_, g uint8) uint8 { return g })
+}
+
+// stampGrid draws badNetsGrid on img (shape s) with its top-left cell at row
+// r0, column c0, mirrored left–right when mirror is set; cell gives the new
+// value of a byte v under a checker cell of value g (0 or 255).
+func stampGrid(img []uint8, s Shape, r0, c0 int, mirror bool, cell func(v, g uint8) uint8) {
 	for i := range 3 {
 		for j := range 3 {
+			g := badNetsGrid[i][j]
+			if mirror {
+				g = badNetsGrid[i][2-j]
+			}
 			p := ((r0+i)*s.W + c0 + j) * s.C
 			for c := range s.C {
-				img[p+c] = badNetsGrid[i][j]
+				img[p+c] = cell(img[p+c], g)
 			}
 		}
 	}

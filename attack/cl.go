@@ -131,29 +131,11 @@ func (l *LabelConsistent) Prepare(s Shape) error {
 // corners), never the perturbation.
 func (l *LabelConsistent) Apply(img []uint8) {
 	s := l.s
-	l.stampGrid(img, s.H-3, s.W-3, false)
+	stampGrid(img, l.s, s.H-3, s.W-3, false, l.cell)
 	if l.Corners == 4 {
-		l.stampGrid(img, 0, s.W-3, false)
-		l.stampGrid(img, 0, 0, true)
-		l.stampGrid(img, s.H-3, 0, true)
-	}
-}
-
-// stampGrid draws badNetsGrid with its top-left cell at row r0, column c0,
-// mirrored left–right when mirror is set, at the trigger's amplitude.
-func (l *LabelConsistent) stampGrid(img []uint8, r0, c0 int, mirror bool) {
-	s := l.s
-	for i := range 3 {
-		for j := range 3 {
-			g := badNetsGrid[i][j]
-			if mirror {
-				g = badNetsGrid[i][2-j]
-			}
-			p := ((r0+i)*s.W + c0 + j) * s.C
-			for c := range s.C {
-				img[p+c] = l.cell(img[p+c], g)
-			}
-		}
+		stampGrid(img, l.s, 0, s.W-3, false, l.cell)
+		stampGrid(img, l.s, 0, 0, true, l.cell)
+		stampGrid(img, l.s, s.H-3, 0, true, l.cell)
 	}
 }
 
