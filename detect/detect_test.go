@@ -167,3 +167,33 @@ func TestRegistry(t *testing.T) {
 		t.Error("unknown method accepted")
 	}
 }
+
+func TestCandidateGap(t *testing.T) {
+	nc := NewNeuralCleanse()
+	tr := func(label int, l1 float64, reached bool) *Trigger {
+		return &Trigger{Label: label, L1: l1, Reached: reached}
+	}
+	for _, c := range []struct {
+		name   string
+		trs    []*Trigger
+		target int
+		gap    float64
+		bd     bool
+	}{
+		{"backdoor", []*Trigger{tr(3, 45, true), tr(7, 8, true), tr(2, 48, true)}, 7, 45.0 / 8, true},
+		{"clean", []*Trigger{tr(2, 80, true), tr(8, 76, true), tr(3, 78, true)}, 8, 78.0 / 76, false},
+		{"unreached mask is no trigger", []*Trigger{tr(2, 5, false), tr(8, 60, true), tr(3, 70, true)}, 8, 70.0 / 60, false},
+		{"zero mask", []*Trigger{tr(1, 0, true), tr(4, 3, true)}, 1, math.MaxFloat64, true},
+	} {
+		g, err := nc.Gap(c.trs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Target != c.target || math.Abs(g.Gap-c.gap) > 1e-12 || g.Backdoored != c.bd || len(g.Labels) != len(c.trs) {
+			t.Errorf("%s: got target %d gap %g backdoored %v; want %d %g %v", c.name, g.Target, g.Gap, g.Backdoored, c.target, c.gap, c.bd)
+		}
+	}
+	if _, err := nc.Gap([]*Trigger{tr(1, 3, true)}); err == nil {
+		t.Error("gap of one trigger: no error")
+	}
+}

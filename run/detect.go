@@ -42,9 +42,10 @@ type DetectConfig struct {
 	// label, or the Candidates labels the exposure ranks first).
 	Labels []int `json:"labels,omitempty"`
 	// Candidates, for nc with Exposed and no Labels, is how many of the
-	// exposure's most likely target labels get a trigger (0: 1, the
-	// detected label): EBYD's targeted trigger recovery, where a real
-	// target shows a far smaller mask than the other candidates. The
+	// exposure's most likely target labels get a trigger (0:
+	// DefaultCandidates): EBYD's targeted trigger recovery, where a real
+	// target shows a far smaller mask than the other candidates
+	// (detect.CandidateGap decides; 1 only names the label). The
 	// ranking is the exposed run's CandidatesFile, or without one the
 	// exposed model's class shares on the defense set.
 	Candidates int `json:"candidates,omitempty"`
@@ -78,6 +79,10 @@ type DetectConfig struct {
 const (
 	DefaultDefenseSize   = 500
 	DefaultDetectSamples = 200
+	// DefaultCandidates is how many of an exposure's candidate labels
+	// targeted NC tries: the default cul ranks a working MNIST backdoor's
+	// target among its first 3 for 12 of 13 models, first for only 7.
+	DefaultCandidates = 3
 )
 
 // DetectFile is the result a detect folder holds beside its images.
@@ -125,8 +130,10 @@ type DetectResult struct {
 type NCDetection struct {
 	Labels   []int             `json:"labels"`
 	Triggers []*detect.Trigger `json:"triggers"`
-	// Anomaly is the outlier test over the labels; nil for fewer than 3.
-	Anomaly *detect.Anomaly `json:"anomaly,omitempty"`
+	// Anomaly is the outlier test over the labels (all or given; nil for
+	// fewer than 3), Gap the test over an exposure's candidates (2 or more).
+	Anomaly *detect.Anomaly      `json:"anomaly,omitempty"`
+	Gap     *detect.CandidateGap `json:"gap,omitempty"`
 	// LabelFrom says where the labels came from: all, given, or the
 	// exposure's ranking (exposed: the exposed run's candidates; exposed
 	// class share: the exposed model's shares on the defense set).
@@ -413,7 +420,10 @@ func (cfg *DetectConfig) runNC(ctx context.Context, opts Options, res *DetectRes
 		if err != nil {
 			return nil, err
 		}
-		k := max(1, cfg.Candidates)
+		k := cfg.Candidates
+		if k == 0 {
+			k = min(DefaultCandidates, len(ranking))
+		}
 		if k > len(ranking) {
 			return nil, fmt.Errorf("--candidates %d: the model has %d classes", k, len(ranking))
 		}
@@ -448,16 +458,19 @@ func (cfg *DetectConfig) runNC(ctx context.Context, opts Options, res *DetectRes
 		res.Score, res.Backdoored, res.Threshold = &s, &b, &th
 		t := an.Smallest
 		res.PredictedTarget = &t
-	} else {
-		// Targeted NC decides nothing by itself; it names the label with
-		// the smallest mask among those asked for.
-		best := trs[0]
-		for _, t := range trs[1:] {
-			if t.L1 < best.L1 {
-				best = t
-			}
+	} else if len(trs) >= 2 {
+		// Targeted NC over the exposure's candidates: the label with the
+		// smallest mask, backdoored when it stands far below the next.
+		g, err := nc.Gap(trs)
+		if err != nil {
+			return nil, err
 		}
-		t := best.Label
+		out.Gap = g
+		s, b, th, t := g.Gap, g.Backdoored, g.Threshold, g.Target
+		res.Score, res.Backdoored, res.Threshold, res.PredictedTarget = &s, &b, &th, &t
+	} else {
+		// One label decides nothing; it is the predicted target.
+		t := trs[0].Label
 		res.PredictedTarget = &t
 	}
 	files := map[string][]byte{}

@@ -30,10 +30,11 @@ Methods:
          (the score is the variance)
   nc     Neural Cleanse: a mask and pattern per label; the MAD anomaly index
          of the smallest mask is the score (backdoored above 2). Every label,
-         or --labels, or with --exposed only the label the exposure ranks
-         first (--candidates K: its first K), EBYD's targeted trigger
-         recovery: the predicted target is then the label with the
-         smallest mask, and nothing is decided. Runs on the suspect model
+         or --labels. With --exposed, EBYD's targeted trigger recovery:
+         only the exposure's 3 most likely targets (--candidates K); the
+         predicted target is the one with the smallest mask, and the score
+         is the gap, the second-smallest mask over the smallest
+         (backdoored from 2). Runs on the suspect model
   mmbd   maximum-margin statistic per class; backdoored when the p-value of
          the largest is at most 0.05 (the score is 1 − p)
   strip  per-input entropy under blending with defense images
@@ -98,7 +99,7 @@ nc, mask_L.png, pattern_L.png and trigger_L.png per label.`,
 	f.StringVar(&cfg.Exposed, "exposed", "", "exposed run folder derived from --run by ebyd expose")
 	f.StringVar(&cfg.On, "on", "", "run the detector on the suspect or the exposed model (default: see above)")
 	f.IntSliceVar(&cfg.Labels, "labels", nil, "nc: recover triggers for these labels only (e.g. 3,5)")
-	f.IntVar(&cfg.Candidates, "candidates", 0, "nc with --exposed: recover triggers for the exposure's K most likely target labels (default 1)")
+	f.IntVar(&cfg.Candidates, "candidates", 0, "nc with --exposed: recover triggers for the exposure's K most likely target labels (default 3)")
 	f.IntVar(&cfg.DefenseSize, "defense-size", 0, fmt.Sprintf("clean training images the defender holds (default: the --exposed run's defense set, else %d)", run.DefaultDefenseSize))
 	f.Uint64Var(&cfg.DefenseSeed, "defense-seed", 1, "seed of the defense set drawn with --defense-size")
 	f.IntVar(&cfg.Samples, "samples", run.DefaultDetectSamples, "strip, cd: clean test images to score (and as many triggered)")
@@ -155,6 +156,9 @@ func detectRows(res *run.DetectResult) []row {
 				}
 			}
 			rows = append(rows, row{fmt.Sprintf("label %d", t.Label), v})
+		}
+		if g := nc.Gap; g != nil {
+			rows = append(rows, row{"gap", fmt.Sprintf("%.2f (second-smallest mask / smallest; backdoored from %g)", g.Gap, g.Threshold)})
 		}
 		if a := nc.Anomaly; a != nil {
 			rows = append(rows, row{"norm ratio", fmt.Sprintf("%.3f (smallest mask / median; smaller is more suspicious)", a.Ratio)})

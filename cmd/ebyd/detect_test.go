@@ -83,7 +83,7 @@ func detectMethods(t *testing.T, bd string) {
 	out := filepath.Join(tmp, "nc")
 	res = ok(t, "detect", "--run", bd, "--exposed", exp, "--method", "nc", "--epochs", "1", "--out", out)
 	nc := res["nc"].(map[string]any)
-	if res["on"] != "suspect" || nc["label_from"] != "exposed" || len(nc["triggers"].([]any)) != 1 || res["backdoored"] != nil {
+	if res["on"] != "suspect" || nc["label_from"] != "exposed" || len(nc["triggers"].([]any)) != run.DefaultCandidates || nc["gap"] == nil || res["backdoored"] == nil {
 		t.Errorf("targeted nc: %v", res)
 	}
 	label := int(res["predicted_target"].(float64))
