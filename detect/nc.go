@@ -512,7 +512,7 @@ func (nc *NeuralCleanse) Anomalies(trs []*Trigger) (*Anomaly, error) {
 // DefaultGapThreshold is NeuralCleanse.GapThreshold's default. It was set
 // before the detection benchmark ran, between what one MNIST BadNets model
 // (5.5) and one clean model (1.02) showed; docs/detection.md measures it.
-const DefaultGapThreshold = 2
+const DefaultGapThreshold = 2.0
 
 // CandidateGap is EBYD's targeted test: an exposure names a few candidate
 // target labels and only they get a trigger. A real target needs a far
