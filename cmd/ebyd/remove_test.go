@@ -1,0 +1,111 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"ebyd/run"
+)
+
+// tinyExposed trains a tiny backdoored run and exposes it for the remove
+// tests: the suspect and its exposed folder.
+func tinyExposed(t *testing.T) (suspect, exposed string) {
+	t.Helper()
+	suspect = tinyExposeSuspect(t)
+	exposed = filepath.Join(t.TempDir(), "exposed")
+	ok(t, "expose", "--run", suspect, "--method", "cul-seed", "--param", "epochs=1", "--defense-size", "64", "--out", exposed, "-q")
+	return suspect, exposed
+}
+
+func TestRemove(t *testing.T) {
+	suspect, exposed := tinyExposed(t)
+	out := filepath.Join(t.TempDir(), "clean")
+	obj := ok(t, "remove", "--run", suspect, "--exposed", exposed, "--param", "mask_epochs=2", "--test-subset", "50", "--out", out)
+	if obj["method"] != "ebyd-rnp" || obj["asr"] == nil || obj["initial_asr"] == nil || obj["defense_size"] != 64.0 ||
+		obj["defense_from"] != "exposed" || !(obj["seconds"].(float64) > 0) || obj["cut"] == nil {
+		t.Fatalf("remove JSON %v", obj)
+	}
+	for _, name := range []string{run.ModelFile, run.ManifestFile, run.RemovalFile, run.DefenseFile} {
+		if _, err := os.Stat(filepath.Join(out, name)); err != nil {
+			t.Errorf("the remove folder lacks %s: %v", name, err)
+		}
+	}
+	f, err := run.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Manifest.Stage != "remove" || f.Manifest.Parent != suspect {
+		t.Fatalf("manifest %+v", f.Manifest)
+	}
+	if _, err := f.Model(); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Scores []struct{ Layer string }
+		Rows   []struct{ Stage string }
+	}
+	b, _ := os.ReadFile(filepath.Join(out, run.RemovalFile))
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Scores) == 0 || len(rep.Rows) != 2 || rep.Rows[0].Stage != "masks" {
+		t.Fatalf("removal.json (%v):\n%s", err, b)
+	}
+	// A baseline without an exposed model, on a drawn defense set.
+	obj = ok(t, "remove", "--run", suspect, "--method", "ft", "--params", `{"epochs":1}`, "--defense-size", "32",
+		"--test-subset", "50", "--out", filepath.Join(t.TempDir(), "ft"))
+	if obj["method"] != "ft" || obj["defense_from"] != "drawn" || obj["defense_size"] != 32.0 {
+		t.Fatalf("ft JSON %v", obj)
+	}
+}
+
+func TestRemoveBadInputs(t *testing.T) {
+	suspect, exposed := tinyExposed(t)
+	other := tinyExposeSuspect(t) // the same recipe, another folder
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	noModel := filepath.Join(tmp, "nomodel")
+	if err := os.Mkdir(noModel, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(suspect, run.ManifestFile))
+	if err := os.WriteFile(filepath.Join(noModel, run.ManifestFile), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A run whose manifest says resnet18 over the weights of a mnistnet.
+	wrongArch := filepath.Join(tmp, "wrongarch")
+	if err := os.Mkdir(wrongArch, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var man map[string]any
+	if err := json.Unmarshal(b, &man); err != nil {
+		t.Fatal(err)
+	}
+	man["model"].(map[string]any)["arch"] = "resnet18"
+	mb, _ := json.Marshal(man)
+	wb, _ := os.ReadFile(filepath.Join(suspect, run.ModelFile))
+	if err := os.WriteFile(filepath.Join(wrongArch, run.ManifestFile), mb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wrongArch, run.ModelFile), wb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--run", noModel, "--method", "ft", "--out", out}, []string{"has no model.safetensors"}},
+		{[]string{"--run", wrongArch, "--method", "ft", "--out", out}, []string{"resnet18"}},
+		{[]string{"--run", other, "--exposed", exposed, "--out", out}, []string{"derived from", "not from the suspect run"}},
+		{[]string{"--run", suspect, "--out", out}, []string{"ebyd-rnp", "--exposed"}},
+		{[]string{"--run", suspect, "--exposed", suspect, "--out", out}, []string{"--exposed", "no parent"}},
+		{[]string{"--run", suspect, "--method", "nope", "--out", out}, []string{"unknown removal method", "ebyd-rnp"}},
+		{[]string{"--run", suspect, "--method", "ft", "--param", "bogus=1", "--out", out}, []string{"unknown field", "bogus"}},
+		{[]string{"--run", suspect, "--method", "ft", "--params", "{", "--out", out}, []string{"--params", "not JSON"}},
+		{[]string{"--run", suspect, "--method", "ft", "--defense-size", "500", "--out", out}, []string{"--defense-size 500", "only 200 images"}},
+		{[]string{"--run", suspect, "--method", "ft"}, []string{"--out"}},
+		{[]string{"--run", suspect, "--exposed", exposed, "--out", exposed, "--force"}, []string{"input run folder"}},
+	} {
+		fails(t, append([]string{"remove"}, tc.args...), tc.want...)
+		absent(t, out)
+	}
+}
