@@ -56,6 +56,18 @@
 // fine-tuning (Pruning.Finetune, off by default) follows, with the pruned
 // channels held at 0.
 //
+// # Measured (below the EBYD target)
+//
+// mnistnet, one epoch, full MNIST test set, masks learned on expose's cul
+// model, 500 defense images, GOMAXPROCS=1. With the defaults, ebyd-rnp
+// keeps CA within 0.5 points (Trojan: 2.0) but leaves the backdoor: ASR
+// after BadNets 100%, Blend 86%, SIG 77%, Trojan 85%, WaNet 100%; the
+// budget stops the cut after 2–28 channels, while many more masks sit at
+// 0 (ties, since the first epoch's loss on the exposed model is large).
+// With budget 1 and 5 epochs of fine-tuning: BadNets 29%, Blend 96%,
+// SIG 86%, Trojan 53%, WaNet 0.7%, CA drop ≤ 1.3 points. rnp (defaults)
+// and ft (10 epochs) leave BadNets at 100%. 40–50 s a model.
+//
 // Every method is deterministic: the same seed, defense set and GOMAXPROCS
 // give the same bytes.
 package remove
