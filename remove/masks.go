@@ -109,6 +109,10 @@ type Pruning struct {
 	Budget float64 `json:"budget"`
 	// Finetune runs after the pruning when its Epochs is positive.
 	Finetune Recipe `json:"finetune"`
+	// TriggerShare is the share of each fine-tuning batch that carries the
+	// recovered trigger (Env.Trigger), labels kept; 0, or no trigger, is
+	// plain fine-tuning.
+	TriggerShare float64 `json:"trigger_share"`
 }
 
 func (p Pruning) check() error {
@@ -117,6 +121,8 @@ func (p Pruning) check() error {
 		return fmt.Errorf("threshold %g: must be positive", p.Threshold)
 	case !(p.Budget >= 0 && p.Budget <= 1):
 		return fmt.Errorf("budget %g: must be in [0, 1]", p.Budget)
+	case !(p.TriggerShare >= 0 && p.TriggerShare <= 1):
+		return fmt.Errorf("trigger_share %g: must be in [0, 1]", p.TriggerShare)
 	}
 	if err := p.Finetune.check(true); err != nil {
 		return fmt.Errorf("finetune: %w", err)
@@ -140,7 +146,15 @@ func (p Pruning) prune(ctx context.Context, m nn.Module, gates *nn.Gates, order 
 	if p.Finetune.Epochs > 0 {
 		// The gates stay on while fine-tuning, so pruned channels stay
 		// pruned: their masks are not among the parameters trained.
-		if err := p.Finetune.fit("finetune").run(ctx, m, ds, env, rep, tk); err != nil {
+		f := p.Finetune.fit("finetune")
+		if t := env.Trigger; t != nil && p.TriggerShare > 0 {
+			if err := t.check(ds); err != nil {
+				return err
+			}
+			f.objective = stampedCE(m, t, p.TriggerShare, ds)
+			rep.Notes = append(rep.Notes, fmt.Sprintf("fine-tuning with the recovered trigger on %.0f%% of each batch", 100*p.TriggerShare))
+		}
+		if err := f.run(ctx, m, ds, env, rep, tk); err != nil {
 			return err
 		}
 	}

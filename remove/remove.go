@@ -32,6 +32,9 @@ type Env struct {
 	// the same architecture as the suspect; ebyd-rnp learns its masks on
 	// it. Other methods ignore it. A method may edit it.
 	Exposed nn.Module
+	// Trigger is the trigger recovered for the detected target (nil: none);
+	// the pruning methods' fine-tuning can unlearn it (Pruning.TriggerShare).
+	Trigger *Trigger
 	// Progress, when set, is told how many of the method's steps are done
 	// out of the most it may take, with a short status.
 	Progress func(done, total int, status string)

@@ -137,7 +137,7 @@ func TestCutBudgetAndPrunedChannels(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, _ := json.Marshal(map[string]any{"mask_epochs": 3, "budget": budget, "threshold": 1.01})
+		p, _ := json.Marshal(map[string]any{"mask_epochs": 3, "budget": budget, "threshold": 1.01, "finetune": map[string]any{"epochs": 0}})
 		r, err := remove.New("ebyd-rnp", p)
 		if err != nil {
 			t.Fatal(err)

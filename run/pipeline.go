@@ -219,7 +219,8 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, opts Options) (*PipelineR
 
 	if res.Backdoored || cfg.RemoveAlways {
 		stage("remove", 4)
-		rm, err := Remove(ctx, RemoveConfig{Run: res.Suspect, Exposed: exposed, Method: cfg.Remove.Name, Params: cfg.Remove.Params}, sub(PipelineRemoved))
+		rm, err := Remove(ctx, RemoveConfig{Run: res.Suspect, Exposed: exposed, Trigger: filepath.Join(opts.Out, PipelineDetect),
+			Method: cfg.Remove.Name, Params: cfg.Remove.Params}, sub(PipelineRemoved))
 		if err != nil {
 			return nil, fmt.Errorf("remove: %w", err)
 		}

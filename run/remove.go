@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,6 +24,10 @@ type RemoveConfig struct {
 	// Exposed is an expose run folder whose parent is Run; ebyd-rnp needs
 	// it, the other methods ignore its model.
 	Exposed string `json:"exposed,omitempty"`
+	// Trigger is a detect folder of Run (ebyd detect --method nc --out)
+	// whose trigger, recovered for its predicted target, the pruning
+	// methods' fine-tuning unlearns (remove.Pruning.TriggerShare).
+	Trigger string `json:"trigger,omitempty"`
 	Method  string `json:"method"` // "" means remove.Default
 	// Params are the method's parameters as JSON (remove.New); after the
 	// stage they hold every parameter with its default filled in.
@@ -125,6 +131,11 @@ func Remove(ctx context.Context, cfg RemoveConfig, opts Options) (*RemoveResult,
 		return nil, err
 	}
 	env := remove.Env{Seed: cfg.Seed}
+	if cfg.Trigger != "" {
+		if env.Trigger, err = recoveredTrigger(cfg.Trigger, f); err != nil {
+			return nil, fmt.Errorf("--trigger: %w", err)
+		}
+	}
 	if exposed != nil {
 		if env.Exposed, err = exposed.Model(); err != nil {
 			return nil, fmt.Errorf("--exposed: %w", err)
@@ -266,4 +277,48 @@ func ownAttack(f *Folder, fullTest *data.Dataset, testSubset int, seed uint64, b
 		asr, err := Accuracy(m, triggered, batch)
 		return ca, &asr, err
 	}, nil
+}
+
+// recoveredTrigger reads the trigger a detect folder of the suspect run
+// recovered for the label it predicted (Neural Cleanse's mask and pattern
+// images).
+func recoveredTrigger(dir string, suspect *Folder) (*remove.Trigger, error) {
+	f, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if f.Manifest.Stage != "detect" || !sameDir(f.Manifest.Parent, suspect.Dir) {
+		return nil, fmt.Errorf("%s is not a detect folder of %s (stage %s, parent %q)", dir, suspect.Dir, f.Manifest.Stage, f.Manifest.Parent)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, DetectFile))
+	if err != nil {
+		return nil, err
+	}
+	var res DetectResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, DetectFile), err)
+	}
+	if res.NC == nil || res.PredictedTarget == nil {
+		return nil, fmt.Errorf("%s holds no trigger recovered by nc", dir)
+	}
+	l := *res.PredictedTarget
+	mask, err := attack.ReadImage(filepath.Join(dir, fmt.Sprintf("mask_%d.png", l)))
+	if err != nil {
+		return nil, err
+	}
+	pat, err := attack.ReadImage(filepath.Join(dir, fmt.Sprintf("pattern_%d.png", l)))
+	if err != nil {
+		return nil, err
+	}
+	if mask.C != 1 || mask.H != pat.H || mask.W != pat.W {
+		return nil, fmt.Errorf("%s: mask %d×%d×%d and pattern %d×%d×%d do not fit", dir, mask.H, mask.W, mask.C, pat.H, pat.W, pat.C)
+	}
+	t := &remove.Trigger{H: pat.H, W: pat.W, C: pat.C, Mask: make([]float32, len(mask.Pix)), Pattern: make([]float32, len(pat.Pix))}
+	for i, v := range mask.Pix {
+		t.Mask[i] = float32(v) / 255
+	}
+	for i, v := range pat.Pix {
+		t.Pattern[i] = float32(v) / 255
+	}
+	return t, nil
 }

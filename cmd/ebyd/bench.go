@@ -14,7 +14,7 @@ func newBenchCmd(g *globals) *cobra.Command {
 		Short: "Measure speed",
 		Args:  noArgs,
 	}
-	c.AddCommand(newBenchEngineCmd(g), newBenchAttacksCmd(g), newBenchDetectionCmd(g))
+	c.AddCommand(newBenchEngineCmd(g), newBenchAttacksCmd(g), newBenchDetectionCmd(g), newBenchRemovalCmd(g))
 	return c
 }
 

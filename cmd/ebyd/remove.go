@@ -86,6 +86,7 @@ defense_indices.json.`,
 	f := c.Flags()
 	f.StringVar(&cfg.Run, "run", "", "suspect run folder whose backdoor is removed (required)")
 	f.StringVar(&cfg.Exposed, "exposed", "", "expose run folder derived from --run (required by ebyd-rnp)")
+	f.StringVar(&cfg.Trigger, "trigger", "", "detect folder of --run (ebyd detect --method nc --out) whose recovered trigger the fine-tuning after pruning unlearns")
 	f.StringVar(&cfg.Method, "method", remove.Default, "removal method: "+strings.Join(remove.Names(), ", "))
 	f.StringArrayVar(&params, "param", nil, "set a method parameter, NAME=VALUE (repeatable; VALUE is JSON or a bare word), e.g. --param budget=0.01")
 	f.StringVar(&paramsJSON, "params", "", "the method parameters as one JSON object")

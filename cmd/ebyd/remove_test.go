@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"ebyd/run"
@@ -22,7 +23,9 @@ func tinyExposed(t *testing.T) (suspect, exposed string) {
 func TestRemove(t *testing.T) {
 	suspect, exposed := tinyExposed(t)
 	out := filepath.Join(t.TempDir(), "clean")
-	obj := ok(t, "remove", "--run", suspect, "--exposed", exposed, "--param", "mask_epochs=2", "--test-subset", "50", "--out", out)
+	det := filepath.Join(t.TempDir(), "nc")
+	ok(t, "detect", "--run", suspect, "--exposed", exposed, "--method", "nc", "--epochs", "1", "--out", det, "-q")
+	obj := ok(t, "remove", "--run", suspect, "--exposed", exposed, "--trigger", det, "--params", `{"mask_epochs":2,"finetune":{"epochs":1}}`, "--test-subset", "50", "--out", out)
 	if obj["method"] != "ebyd-rnp" || obj["asr"] == nil || obj["initial_asr"] == nil || obj["defense_size"] != 64.0 ||
 		obj["defense_from"] != "exposed" || !(obj["seconds"].(float64) > 0) || obj["cut"] == nil {
 		t.Fatalf("remove JSON %v", obj)
@@ -45,9 +48,11 @@ func TestRemove(t *testing.T) {
 	var rep struct {
 		Scores []struct{ Layer string }
 		Rows   []struct{ Stage string }
+		Notes  []string
 	}
 	b, _ := os.ReadFile(filepath.Join(out, run.RemovalFile))
-	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Scores) == 0 || len(rep.Rows) != 2 || rep.Rows[0].Stage != "masks" {
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Scores) == 0 || len(rep.Rows) != 3 || rep.Rows[0].Stage != "masks" ||
+		rep.Rows[2].Stage != "finetune" || !strings.Contains(strings.Join(rep.Notes, ";"), "recovered trigger") {
 		t.Fatalf("removal.json (%v):\n%s", err, b)
 	}
 	// A baseline without an exposed model, on a drawn defense set.
@@ -104,6 +109,7 @@ func TestRemoveBadInputs(t *testing.T) {
 		{[]string{"--run", suspect, "--method", "ft", "--defense-size", "500", "--out", out}, []string{"--defense-size 500", "only 200 images"}},
 		{[]string{"--run", suspect, "--method", "ft"}, []string{"--out"}},
 		{[]string{"--run", suspect, "--exposed", exposed, "--out", exposed, "--force"}, []string{"input run folder"}},
+		{[]string{"--run", suspect, "--exposed", exposed, "--trigger", exposed, "--out", out}, []string{"--trigger", "not a detect folder"}},
 	} {
 		fails(t, append([]string{"remove"}, tc.args...), tc.want...)
 		absent(t, out)
