@@ -1,4 +1,4 @@
-# ebyd: `make demo` trains the demo model, `make test` runs the tests.
+# ebyd: `make demo` runs the EBYD pipeline, `make test` runs the tests.
 # Both install what they need first (Debian: OpenBLAS, oneDNN and a C
 # compiler for the cgo build; nothing when CGO_ENABLED=0, which is pure Go).
 
@@ -12,7 +12,7 @@ CGO     := $(shell $(GO) env CGO_ENABLED)
 all: build
 
 help:
-	@echo "make demo         install deps, build, train MNISTNet for one epoch and print its accuracy"
+	@echo "make demo         install deps, build, run the EBYD chain (ebyd pipeline) on MNIST"
 	@echo "make test         install deps, run go test ./..."
 	@echo "make test-purego  run the tests with CGO_ENABLED=0 (pure-Go BLAS)"
 	@echo "make test-long    run the long accuracy tests too (build tag long)"
@@ -43,7 +43,7 @@ build: deps
 
 demo: build
 	@mkdir -p runs
-	./$(BIN) train --dataset mnist --model mnistnet --epochs 1 --out runs/demo --force
+	./$(BIN) pipeline
 
 test: deps
 	$(GO) test ./...
