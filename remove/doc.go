@@ -20,9 +20,13 @@
 // # Methods
 //
 //   - ebyd-rnp (the default): RNP's mask learning on the exposed model
-//     (Env.Exposed, e.g. expose's cul), pruning the suspect model.
-//   - rnp: RNP itself: its own unlearning (expose.RNPUnlearn, restarted at
-//     half the rate if it diverges), then the same masks and pruning.
+//     (Env.Exposed, e.g. expose's cul), pruning the suspect model, then
+//     ten epochs of fine-tuning that unlearn the trigger Neural Cleanse
+//     recovered for the detected target (Env.Trigger) on a fifth of each
+//     batch.
+//   - rnp: RNP itself: its own unlearning (expose's rnp-unlearn, which the
+//     caller runs first, see Unlearner; run.Remove restarts it at half the
+//     rate if it diverges), then the same masks and pruning.
 //   - anp: adversarial neuron pruning, eps 0.4, alpha 0.2, mask lr 0.2,
 //     2000 iterations on random defense batches, then the same pruning.
 //   - fp: fine-pruning of the last convolutional layer's most dormant

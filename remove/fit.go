@@ -13,9 +13,10 @@ import (
 	"ebyd/tensor"
 )
 
-// errDiverged marks a loss or parameter that stopped being a number, so
-// that a guarded stage can retry with a smaller step.
-var errDiverged = errors.New("diverged")
+// ErrDiverged marks a loss or parameter that stopped being a number, so
+// that a guarded stage (or the caller of an Unlearner) can retry with a
+// smaller step.
+var ErrDiverged = errors.New("diverged")
 
 // fit is the gradient loop every method trains with: epochs of minibatch
 // steps over the defense images (shuffled from the seed, with the
@@ -114,7 +115,7 @@ func (f *fit) run(ctx context.Context, m nn.Module, ds *data.Dataset, env Env, r
 				return err
 			}
 			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("%s %w: the loss is %v at epoch %d, step %d (lr %g)", f.stage, errDiverged, v, epoch, n+1, f.lr)
+				return fmt.Errorf("%s %w: the loss is %v at epoch %d, step %d (lr %g)", f.stage, ErrDiverged, v, epoch, n+1, f.lr)
 			}
 			if f.after != nil {
 				f.after()
@@ -125,7 +126,7 @@ func (f *fit) run(ctx context.Context, m nn.Module, ds *data.Dataset, env Env, r
 		}
 		nn.SetTraining(m, false)
 		if err := checkFinite(m, f.stage); err != nil {
-			return fmt.Errorf("%w (%w)", err, errDiverged)
+			return fmt.Errorf("%w (%w)", err, ErrDiverged)
 		}
 		acc, err := accuracy(m, ds)
 		if err != nil {

@@ -105,7 +105,7 @@ func (c *IBAU) Remove(ctx context.Context, m nn.Module, d *data.Defense, env Env
 			}
 		}
 		if delta.Value.HasNaN() {
-			return nil, fmt.Errorf("ibau %w: the perturbation is not a number in round %d; lower inner_lr", errDiverged, round+1)
+			return nil, fmt.Errorf("ibau %w: the perturbation is not a number in round %d; lower inner_lr", ErrDiverged, round+1)
 		}
 		pert := ag.Const(delta.Value.Clone())
 		outer := &fit{

@@ -95,7 +95,8 @@ func TestMethods(t *testing.T) {
 				}
 				m := trained(t, arch, 2)
 				env := remove.Env{Seed: 1}
-				if remove.NeedsExposed(name) {
+				if _, unlearns := r.(remove.Unlearner); unlearns || remove.NeedsExposed(name) {
+					// Standing in for the exposed or unlearned model.
 					env.Exposed = trained(t, arch, 2)
 				}
 				steps := 0

@@ -7,23 +7,27 @@ import (
 	"fmt"
 
 	"ebyd/data"
-	"ebyd/expose"
 	"ebyd/nn"
 )
 
 // RNP is Reconstructive Neuron Pruning (RNP main.py, dossier §7): unlearn
-// the suspect model (expose.RNPUnlearn: SGD gradient ascent on the clean
-// cross-entropy until defense accuracy is at most 0.2), learn channel masks
-// on the unlearned model that recover its clean accuracy (MaskRecipe), and
-// prune the channels with small masks in the original suspect model
-// (Pruning: below Threshold, as far as the defense accuracy Budget allows).
+// the suspect model (SGD gradient ascent on the clean cross-entropy until
+// defense accuracy is at most 0.2: expose's rnp-unlearn), learn channel
+// masks on the unlearned model that recover its clean accuracy
+// (MaskRecipe), and prune the channels with small masks in the original
+// suspect model (Pruning: below Threshold, as far as the defense accuracy
+// Budget allows).
 //
-// Guard: unlearning that diverges (a loss or weight that is no number, as
-// the seed recipe does on a Blend mnistnet) restarts from the suspect model
-// with half the learning rate, up to Retries times; the report notes it.
+// The unlearning is an exposure, and exposure sits above removal: the
+// caller runs it (Unlearner; run.Remove does) and hands the unlearned
+// model in as Env.Exposed. Guard: unlearning that diverges (a loss or
+// weight that is no number, as the seed recipe does on a Blend mnistnet)
+// is restarted from the suspect model with half the learning rate, up to
+// Retries times.
 type RNP struct {
-	Unlearn expose.RNPUnlearn `json:"unlearn"`
-	Retries int               `json:"retries"`
+	// Unlearn holds the parameters of expose's rnp-unlearn.
+	Unlearn json.RawMessage `json:"unlearn"`
+	Retries int             `json:"retries"`
 	MaskRecipe
 	Pruning
 }
@@ -36,6 +40,16 @@ type EBYDRNP struct {
 	Pruning
 }
 
+// An Unlearner is a Remover that works from an unlearned copy of the
+// suspect model: its caller runs the exposure method Unlearning names,
+// with those parameters, on a copy of the suspect, hands the result in as
+// Env.Exposed, and on a diverging run retries with the learning rate
+// ("lr") halved, up to retries times.
+type Unlearner interface {
+	Remover
+	Unlearning() (method string, params json.RawMessage, retries int)
+}
+
 func defaultPruning() Pruning {
 	return Pruning{Threshold: 0.2, Budget: 0.02, Finetune: defaultRecipe(0)}
 }
@@ -43,7 +57,7 @@ func defaultPruning() Pruning {
 func init() {
 	register("rnp", func() Remover {
 		return &RNP{
-			Unlearn: expose.RNPUnlearn{LR: 0.01, Momentum: 0.9, WeightDecay: 5e-4, Epochs: 20, BatchSize: 128, StopAcc: 0.2},
+			Unlearn: json.RawMessage(rnpUnlearn),
 			Retries: 3, MaskRecipe: defaultMasks(), Pruning: defaultPruning(),
 		}
 	})
@@ -57,10 +71,33 @@ func init() {
 	})
 }
 
+// rnpUnlearn is RNP's unlearning recipe, expose's rnp-unlearn defaults.
+const rnpUnlearn = `{"lr":0.01,"momentum":0.9,"weight_decay":0.0005,"epochs":20,"batch_size":128,"stop_acc":0.2}`
+
+// check fills the unlearning parameters left out with RNP's and checks
+// what remove can; the exposure method checks the rest when it runs.
 func (c *RNP) check() error {
-	if _, err := c.unlearner(c.Unlearn.LR); err != nil {
-		return fmt.Errorf("unlearn: %w", err)
+	var obj, given map[string]any
+	if err := json.Unmarshal([]byte(rnpUnlearn), &obj); err != nil {
+		return err
 	}
+	if err := json.Unmarshal(c.Unlearn, &given); err != nil || given == nil {
+		return fmt.Errorf("unlearn: want a JSON object of rnp-unlearn's parameters, got %s", c.Unlearn)
+	}
+	for k, v := range given {
+		obj[k] = v
+	}
+	if lr, ok := obj["lr"].(float64); !ok || !(lr > 0) {
+		return fmt.Errorf("unlearn: lr %v: want a positive number", obj["lr"])
+	}
+	if a, ok := obj["stop_acc"].(float64); !ok || a < 0 || a > 1 {
+		return fmt.Errorf("unlearn: stop_acc %v: want a number in [0, 1]", obj["stop_acc"])
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return err
+	}
+	c.Unlearn = b
 	if c.Retries < 0 {
 		return fmt.Errorf("retries %d: must not be negative", c.Retries)
 	}
@@ -77,84 +114,39 @@ func (c *EBYDRNP) check() error {
 	return c.Pruning.check()
 }
 
-// unlearner is expose's rnp-unlearn with c's parameters at learning rate lr.
-func (c *RNP) unlearner(lr float64) (expose.Exposer, error) {
-	u := c.Unlearn
-	u.LR = lr
-	p, err := json.Marshal(u)
-	if err != nil {
-		return nil, err
-	}
-	return expose.New("rnp-unlearn", p)
-}
+// Unlearning implements Unlearner.
+func (c *RNP) Unlearning() (string, json.RawMessage, int) { return "rnp-unlearn", c.Unlearn, c.Retries }
 
 func (c *RNP) Remove(ctx context.Context, m nn.Module, d *data.Defense, env Env) (*Report, error) {
-	rep, ds, err := begin("rnp", m, d)
-	if err != nil {
-		return nil, err
+	if env.Exposed == nil {
+		return nil, errors.New("rnp learns its masks on the suspect model after RNP's unlearning: run rnp-unlearn first and give its model as Env.Exposed (run.Remove does)")
 	}
-	tk := &ticker{env: env}
-	suspect := take(m)
-	lr := c.Unlearn.LR
-	for try := 0; ; try++ {
-		u, err := c.unlearner(lr)
-		if err != nil {
-			return nil, err
-		}
-		base := tk.done
-		tr, err := u.Expose(ctx, m, d, expose.Env{Seed: env.Seed, Progress: func(done, total int, status string) {
-			tk.total = max(tk.total, base+total+c.MaskRecipe.steps(ds.N))
-			tk.done = base + done - 1
-			tk.tick("unlearn: " + status)
-		}})
-		if err == nil {
-			for _, r := range tr.Rows[1:] {
-				rep.Rows = append(rep.Rows, Row{Stage: "unlearn", Epoch: r.Epoch, DefenseAcc: r.DefenseAcc, Loss: r.Loss})
-			}
-			rep.Notes = append(rep.Notes, fmt.Sprintf("unlearning at lr %g stopped after %d epochs (%s) at defense accuracy %.4f", lr, len(tr.Rows)-1, tr.Stop, tr.Final().DefenseAcc))
-			break
-		}
-		if ctx.Err() != nil || try >= c.Retries {
-			return nil, err
-		}
-		rep.Notes = append(rep.Notes, fmt.Sprintf("unlearning at lr %g failed (%v); restarting at lr %g", lr, err, lr/2))
-		if err := suspect.restore(m); err != nil {
-			return nil, err
-		}
-		lr /= 2
-	}
-	order, err := c.MaskRecipe.learn(ctx, m, ds, env, rep, tk)
-	if err != nil {
-		return nil, err
-	}
-	rep.Scores = order
-	if err := suspect.restore(m); err != nil {
-		return nil, err
-	}
-	if err := c.Pruning.pruneAll(ctx, m, order, ds, env, rep, tk); err != nil {
-		return nil, err
-	}
-	return rep.end(m, ds)
+	return maskPrune(ctx, "rnp", m, d, env, c.MaskRecipe, c.Pruning)
 }
 
 func (c *EBYDRNP) Remove(ctx context.Context, m nn.Module, d *data.Defense, env Env) (*Report, error) {
 	if env.Exposed == nil {
 		return nil, errors.New("ebyd-rnp learns its masks on the exposed model: give one (ebyd remove --exposed DIR)")
 	}
-	rep, ds, err := begin("ebyd-rnp", m, d)
+	return maskPrune(ctx, "ebyd-rnp", m, d, env, c.MaskRecipe, c.Pruning)
+}
+
+// maskPrune learns masks on env.Exposed and prunes m by them.
+func maskPrune(ctx context.Context, method string, m nn.Module, d *data.Defense, env Env, masks MaskRecipe, p Pruning) (*Report, error) {
+	rep, ds, err := begin(method, m, d)
 	if err != nil {
 		return nil, err
 	}
-	if env.Trigger == nil && c.TriggerShare > 0 && c.Finetune.Epochs > 0 {
+	if env.Trigger == nil && p.TriggerShare > 0 && p.Finetune.Epochs > 0 {
 		rep.Notes = append(rep.Notes, "no recovered trigger given: the fine-tuning after pruning is plain (give ebyd remove --trigger DIR)")
 	}
-	tk := &ticker{env: env, total: c.MaskRecipe.steps(ds.N) + c.Pruning.steps(ds.N)}
-	order, err := c.MaskRecipe.learn(ctx, env.Exposed, ds, env, rep, tk)
+	tk := &ticker{env: env, total: masks.steps(ds.N) + p.steps(ds.N)}
+	order, err := masks.learn(ctx, env.Exposed, ds, env, rep, tk)
 	if err != nil {
-		return nil, fmt.Errorf("masks on the exposed model: %w", err)
+		return nil, fmt.Errorf("masks on the given model (Env.Exposed): %w", err)
 	}
 	rep.Scores = order
-	if err := c.Pruning.pruneAll(ctx, m, order, ds, env, rep, tk); err != nil {
+	if err := p.pruneAll(ctx, m, order, ds, env, rep, tk); err != nil {
 		return nil, err
 	}
 	return rep.end(m, ds)

@@ -12,6 +12,7 @@ import (
 
 	"ebyd/attack"
 	"ebyd/data"
+	"ebyd/expose"
 	"ebyd/nn"
 	"ebyd/remove"
 )
@@ -194,7 +195,12 @@ func Remove(ctx context.Context, cfg RemoveConfig, opts Options) (*RemoveResult,
 		prog.total = max(prog.total, total)
 		prog.Update(done, status)
 	}
-	rep, err := method.Remove(ctx, model, def, env)
+	var rep *remove.Report
+	if u, ok := method.(remove.Unlearner); ok {
+		rep, model, err = unlearnAndRemove(ctx, u, f, model, def, env)
+	} else {
+		rep, err = method.Remove(ctx, model, def, env)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -321,4 +327,77 @@ func recoveredTrigger(dir string, suspect *Folder) (*remove.Trigger, error) {
 		t.Pattern[i] = float32(v) / 255
 	}
 	return t, nil
+}
+
+// unlearnAndRemove runs an Unlearner: the exposure it names on a fresh
+// copy of run f's model, then the removal from that unlearned model into
+// model. A run that diverges (the exposure fails, or the removal reports
+// remove.ErrDiverged on the unlearned model) starts again from the suspect
+// with the learning rate halved, up to the retries the method allows.
+func unlearnAndRemove(ctx context.Context, u remove.Unlearner, f *Folder, model nn.Module, def *data.Defense, env remove.Env) (*remove.Report, nn.Module, error) {
+	name, params, retries := u.Unlearning()
+	var p map[string]any
+	if err := json.Unmarshal(params, &p); err != nil {
+		return nil, nil, fmt.Errorf("unlearning parameters: %w", err)
+	}
+	var notes []string
+	for try := 0; ; try++ {
+		rep, err := unlearnOnce(ctx, u, name, p, f, model, def, env)
+		if err == nil {
+			rep.Notes = append(notes, rep.Notes...)
+			return rep, model, nil
+		}
+		if ctx.Err() != nil || try >= retries || errors.Is(err, errNotDiverged) {
+			return nil, nil, err
+		}
+		lr, _ := p["lr"].(float64)
+		notes = append(notes, fmt.Sprintf("%s at lr %g diverged (%v); restarting at lr %g", name, lr, err, lr/2))
+		p["lr"] = lr / 2
+		// The failed removal edited the suspect model: start from its file.
+		if model, err = f.Model(); err != nil {
+			return nil, nil, err
+		}
+	}
+}
+
+// errNotDiverged wraps a failure that a smaller step would not mend.
+var errNotDiverged = errors.New("not a divergence")
+
+func unlearnOnce(ctx context.Context, u remove.Unlearner, name string, p map[string]any, f *Folder, model nn.Module, def *data.Defense, env remove.Env) (*remove.Report, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errNotDiverged, err)
+	}
+	ex, err := expose.New(name, b)
+	if err != nil {
+		return nil, fmt.Errorf("unlearning: %w (%w)", err, errNotDiverged)
+	}
+	m, err := f.Model()
+	if err != nil {
+		return nil, fmt.Errorf("%w (%w)", err, errNotDiverged)
+	}
+	tr, err := ex.Expose(ctx, m, def, expose.Env{Seed: env.Seed, Progress: func(done, total int, status string) {
+		if env.Progress != nil {
+			env.Progress(done, total, "unlearn: "+status)
+		}
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("unlearning (%s): %w", name, err)
+	}
+	env.Exposed = m
+	rep, err := u.Remove(ctx, model, def, env)
+	if err != nil {
+		if !errors.Is(err, remove.ErrDiverged) {
+			err = fmt.Errorf("%w (%w)", err, errNotDiverged)
+		}
+		return nil, err
+	}
+	var rows []remove.Row
+	for _, r := range tr.Rows[1:] {
+		rows = append(rows, remove.Row{Stage: "unlearn", Epoch: r.Epoch, DefenseAcc: r.DefenseAcc, Loss: r.Loss})
+	}
+	rep.Rows = append(rows, rep.Rows...)
+	rep.Notes = append([]string{fmt.Sprintf("%s at lr %v stopped after %d epochs (%s) at defense accuracy %.4f",
+		name, p["lr"], len(tr.Rows)-1, tr.Stop, tr.Final().DefenseAcc)}, rep.Notes...)
+	return rep, nil
 }

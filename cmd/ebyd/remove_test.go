@@ -55,6 +55,18 @@ func TestRemove(t *testing.T) {
 		rep.Rows[2].Stage != "finetune" || !strings.Contains(strings.Join(rep.Notes, ";"), "recovered trigger") {
 		t.Fatalf("removal.json (%v):\n%s", err, b)
 	}
+	// rnp: the run stage unlearns first; a learning rate so large that the
+	// unlearning diverges is halved until it does not.
+	out = filepath.Join(t.TempDir(), "rnp")
+	ok(t, "remove", "--run", suspect, "--method", "rnp", "--params", `{"unlearn":{"epochs":2,"lr":1e30},"retries":200,"mask_epochs":1}`,
+		"--defense-size", "32", "--test-subset", "50", "--out", out, "-q")
+	b, _ = os.ReadFile(filepath.Join(out, run.RemovalFile))
+	rep.Rows, rep.Notes = nil, nil
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Rows) < 2 || rep.Rows[0].Stage != "unlearn" ||
+		!strings.Contains(strings.Join(rep.Notes, ";"), "restarting at lr") {
+		t.Fatalf("rnp removal.json (%v):\n%s", err, b)
+	}
+
 	// A baseline without an exposed model, on a drawn defense set.
 	obj = ok(t, "remove", "--run", suspect, "--method", "ft", "--params", `{"epochs":1}`, "--defense-size", "32",
 		"--test-subset", "50", "--out", filepath.Join(t.TempDir(), "ft"))
