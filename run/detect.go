@@ -605,9 +605,7 @@ func openExposed(dir string, suspect *Folder) (*Folder, error) {
 	if parent == "" {
 		return nil, fmt.Errorf("--exposed %s was not derived from a run (its %s names no parent); give the folder ebyd expose wrote for %s", dir, ManifestFile, suspect.Dir)
 	}
-	// A relative parent is read from the working directory, or else from
-	// the exposed folder.
-	if !sameDir(parent, suspect.Dir) && (filepath.IsAbs(parent) || !sameDir(filepath.Join(dir, parent), suspect.Dir)) {
+	if !derivedFrom(f, suspect) {
 		return nil, fmt.Errorf("--exposed %s was derived from %s, not from the suspect run %s", dir, parent, suspect.Dir)
 	}
 	if f.Manifest.Model.Arch != suspect.Manifest.Model.Arch || f.Manifest.Model.Classes != suspect.Manifest.Model.Classes {
@@ -646,7 +644,9 @@ func saveDetect(cfg DetectConfig, opts Options, suspect *Folder, res *DetectResu
 	if err != nil {
 		return err
 	}
-	man.Parent = suspect.Dir
+	if err := man.setParent(suspect); err != nil {
+		return err
+	}
 	man.Dataset = suspect.Manifest.Dataset
 	man.Model = suspect.Manifest.Model
 	if res.Score != nil && !math.IsNaN(*res.Score) && !math.IsInf(*res.Score, 0) {

@@ -162,7 +162,9 @@ func Expose(ctx context.Context, cfg ExposeConfig, opts Options) (*ExposeResult,
 	if err != nil {
 		return nil, err
 	}
-	man.Parent = f.Dir
+	if err := man.setParent(f); err != nil {
+		return nil, err
+	}
 	man.Dataset, man.Model = f.Manifest.Dataset, f.Manifest.Model
 	fullTrain, fullTest, err := f.Data()
 	if err != nil {

@@ -1,6 +1,8 @@
 package run
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -209,4 +211,43 @@ func replaceDir(tmp, dir string) error {
 		return fmt.Errorf("writing run folder %s: %w", dir, err)
 	}
 	return nil
+}
+
+// modelDigest is the SHA-256 of the folder's model file, hex.
+func (f *Folder) modelDigest() (string, error) {
+	b, err := os.ReadFile(filepath.Join(f.Dir, ModelFile))
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// setParent records parent as the run m is derived from.
+func (m *Manifest) setParent(parent *Folder) error {
+	d, err := parent.modelDigest()
+	if err != nil {
+		return err
+	}
+	m.Parent, m.ParentModel = parent.Dir, d
+	return nil
+}
+
+// derivedFrom reports whether run f was derived from parent: its recorded
+// parent is that folder (a relative path read from the working directory,
+// or else from f's folder), or, wherever the folders are now, the model
+// file it was derived from is parent's.
+func derivedFrom(f, parent *Folder) bool {
+	p := f.Manifest.Parent
+	if p == "" {
+		return false
+	}
+	if sameDir(p, parent.Dir) || !filepath.IsAbs(p) && sameDir(filepath.Join(f.Dir, p), parent.Dir) {
+		return true
+	}
+	if f.Manifest.ParentModel == "" {
+		return false
+	}
+	d, err := parent.modelDigest()
+	return err == nil && d == f.Manifest.ParentModel
 }

@@ -21,9 +21,13 @@ type Manifest struct {
 	Stage   string   `json:"stage"` // train, import, ...
 	Command []string `json:"command"`
 	Created string   `json:"created"` // RFC 3339, UTC
-	// Parent is the run folder this one was derived from, if any.
-	Parent string `json:"parent,omitempty"`
-	Seed   uint64 `json:"seed"`
+	// Parent is the run folder this one was derived from, if any, as it was
+	// given (relative paths to the working directory of the time), and
+	// ParentModel the SHA-256 of its model file then: the parent is still
+	// recognised after the folders move or from another directory.
+	Parent      string `json:"parent,omitempty"`
+	ParentModel string `json:"parent_model_sha256,omitempty"`
+	Seed        uint64 `json:"seed"`
 	// Config is the stage's full configuration (TrainConfig, ImportConfig,
 	// ...) with every default filled in.
 	Config  json.RawMessage    `json:"config"`

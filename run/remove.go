@@ -148,7 +148,9 @@ func Remove(ctx context.Context, cfg RemoveConfig, opts Options) (*RemoveResult,
 	if err != nil {
 		return nil, err
 	}
-	man.Parent = f.Dir
+	if err := man.setParent(f); err != nil {
+		return nil, err
+	}
 	man.Dataset, man.Model = f.Manifest.Dataset, f.Manifest.Model
 	res := &RemoveResult{Parent: f.Dir, Exposed: cfg.Exposed, Method: cfg.Method, Manifest: man}
 	fullTrain, fullTest, err := f.Data()
@@ -293,7 +295,7 @@ func recoveredTrigger(dir string, suspect *Folder) (*remove.Trigger, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.Manifest.Stage != "detect" || !sameDir(f.Manifest.Parent, suspect.Dir) {
+	if f.Manifest.Stage != "detect" || !derivedFrom(f, suspect) {
 		return nil, fmt.Errorf("%s is not a detect folder of %s (stage %s, parent %q)", dir, suspect.Dir, f.Manifest.Stage, f.Manifest.Parent)
 	}
 	b, err := os.ReadFile(filepath.Join(dir, DetectFile))

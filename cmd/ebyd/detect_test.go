@@ -172,3 +172,18 @@ func detectBadInputs(t *testing.T, bd string) {
 	fails(t, detect("--method", "nc", "--labels", "10", "--out", out), "label 10")
 	absent(t, out)
 }
+
+// A derived folder is recognised from another working directory and after
+// both folders moved: by the digest of the parent's model.
+func TestParentAfterMove(t *testing.T) {
+	suspect, exposed := tinyExposed(t)
+	moved := t.TempDir()
+	s2, e2 := filepath.Join(moved, "s"), filepath.Join(moved, "e")
+	if err := os.Rename(suspect, s2); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(exposed, e2); err != nil {
+		t.Fatal(err)
+	}
+	ok(t, "detect", "--run", s2, "--exposed", e2, "--method", "label", "-q")
+}
