@@ -1,12 +1,11 @@
 package attack
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
-	"strings"
+
+	reg "ebyd/internal/registry"
 )
 
 // Shape is the size of the images a trigger is stamped on: H rows, W columns
@@ -38,46 +37,25 @@ type Trigger interface {
 	Apply(img []uint8)
 }
 
-// registry maps an attack name to a constructor returning the trigger with
-// its default parameters.
-var registry = map[string]func() Trigger{}
+// registry holds the attacks by name, each with its default parameters.
+var registry = reg.New[Trigger]("attack")
 
-func register(name string, f func() Trigger) {
-	if _, dup := registry[name]; dup {
-		panic("attack: " + name + " registered twice")
-	}
-	registry[name] = f
-}
+func register(name string, f func() Trigger) { registry.Add(name, f) }
 
 // Names lists the registered attacks, sorted.
-func Names() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return registry.Names() }
 
 // New returns the named trigger for images of shape s. params, when not
 // empty, is a JSON object overriding some of the attack's default parameters
 // (the names are the JSON keys of the attack's type, e.g. {"alpha": 0.1});
 // unknown keys are errors, so a typo is never silently ignored.
 func New(name string, s Shape, params json.RawMessage) (Trigger, error) {
-	f, ok := registry[strings.ToLower(name)]
-	if !ok {
-		return nil, fmt.Errorf("unknown attack %q (known: %s)", name, strings.Join(Names(), ", "))
-	}
 	if s.H < 1 || s.W < 1 || (s.C != 1 && s.C != 3) {
 		return nil, fmt.Errorf("attack %s: images of shape %v; want H, W ≥ 1 and 1 or 3 channels", name, s)
 	}
-	t := f()
-	if len(bytes.TrimSpace(params)) > 0 && !bytes.Equal(bytes.TrimSpace(params), []byte("null")) {
-		dec := json.NewDecoder(bytes.NewReader(params))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(t); err != nil {
-			return nil, fmt.Errorf("attack %s: parameters: %w", name, err)
-		}
+	t, err := registry.Make(name, params)
+	if err != nil {
+		return nil, err
 	}
 	if err := t.Prepare(s); err != nil {
 		return nil, fmt.Errorf("attack %s: %w", name, err)
@@ -86,13 +64,7 @@ func New(name string, s Shape, params json.RawMessage) (Trigger, error) {
 }
 
 // Params returns t's parameters as JSON, the form New reads back.
-func Params(t Trigger) json.RawMessage {
-	b, err := json.Marshal(t)
-	if err != nil {
-		panic(fmt.Sprintf("attack: parameters of %T do not encode: %v", t, err))
-	}
-	return b
-}
+func Params(t Trigger) json.RawMessage { return registry.Params(t) }
 
 // Image is a picture supplied by the user (a trigger pattern or mask), kept
 // with its pixels so that run.json alone reproduces the trigger: Pix encodes

@@ -1,17 +1,15 @@
 package expose
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 	"sort"
-	"strings"
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	reg "ebyd/internal/registry"
 	"ebyd/nn"
 )
 
@@ -131,20 +129,13 @@ func sortCandidates(c []Candidate) {
 	sort.SliceStable(c, func(i, j int) bool { return c[i].Score > c[j].Score })
 }
 
-// registry maps method names to constructors of their defaults.
-var registry = map[string]func() Exposer{}
+// registry holds the methods by name, each with its default parameters.
+var registry = reg.New[Exposer]("exposure method")
 
-func register(name string, f func() Exposer) { registry[name] = f }
+func register(name string, f func() Exposer) { registry.Add(name, f) }
 
 // Names lists the methods, sorted.
-func Names() []string {
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
+func Names() []string { return registry.Names() }
 
 // Default is the method used when none is named.
 const Default = "cul"
@@ -152,17 +143,9 @@ const Default = "cul"
 // New returns the named method with its defaults, overridden by params (a
 // JSON object of the method's parameters; unknown names are errors).
 func New(name string, params json.RawMessage) (Exposer, error) {
-	f, ok := registry[strings.ToLower(name)]
-	if !ok {
-		return nil, fmt.Errorf("unknown exposure method %q (known: %s)", name, strings.Join(Names(), ", "))
-	}
-	e := f()
-	if p := bytes.TrimSpace(params); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
-		dec := json.NewDecoder(bytes.NewReader(p))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(e); err != nil {
-			return nil, fmt.Errorf("exposure method %s: parameters: %w", name, err)
-		}
+	e, err := registry.Make(name, params)
+	if err != nil {
+		return nil, err
 	}
 	if c, ok := e.(interface{ check() error }); ok {
 		if err := c.check(); err != nil {
@@ -173,13 +156,7 @@ func New(name string, params json.RawMessage) (Exposer, error) {
 }
 
 // Params returns e's parameters as JSON, the form New reads back.
-func Params(e Exposer) json.RawMessage {
-	b, err := json.Marshal(e)
-	if err != nil {
-		panic(fmt.Sprintf("expose: parameters of %T do not encode: %v", e, err))
-	}
-	return b
-}
+func Params(e Exposer) json.RawMessage { return registry.Params(e) }
 
 // evalBatch is the batch size of evaluation passes.
 const evalBatch = 500

@@ -1,15 +1,14 @@
 package remove
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	reg "ebyd/internal/registry"
 	"ebyd/nn"
 	"ebyd/tensor"
 )
@@ -92,20 +91,13 @@ type Report struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// registry maps method names to constructors of their defaults.
-var registry = map[string]func() Remover{}
+// registry holds the methods by name, each with its default parameters.
+var registry = reg.New[Remover]("removal method")
 
-func register(name string, f func() Remover) { registry[name] = f }
+func register(name string, f func() Remover) { registry.Add(name, f) }
 
 // Names lists the methods, sorted.
-func Names() []string {
-	out := make([]string, 0, len(registry))
-	for n := range registry {
-		out = append(out, n)
-	}
-	slices.Sort(out)
-	return out
-}
+func Names() []string { return registry.Names() }
 
 // Default is the method used when none is named.
 const Default = "ebyd-rnp"
@@ -116,17 +108,9 @@ func NeedsExposed(name string) bool { return strings.ToLower(name) == "ebyd-rnp"
 // New returns the named method with its defaults, overridden by params (a
 // JSON object of the method's parameters; unknown names are errors).
 func New(name string, params json.RawMessage) (Remover, error) {
-	f, ok := registry[strings.ToLower(name)]
-	if !ok {
-		return nil, fmt.Errorf("unknown removal method %q (known: %s)", name, strings.Join(Names(), ", "))
-	}
-	r := f()
-	if p := bytes.TrimSpace(params); len(p) > 0 && !bytes.Equal(p, []byte("null")) {
-		dec := json.NewDecoder(bytes.NewReader(p))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(r); err != nil {
-			return nil, fmt.Errorf("removal method %s: parameters: %w", name, err)
-		}
+	r, err := registry.Make(name, params)
+	if err != nil {
+		return nil, err
 	}
 	if c, ok := r.(interface{ check() error }); ok {
 		if err := c.check(); err != nil {
@@ -137,13 +121,7 @@ func New(name string, params json.RawMessage) (Remover, error) {
 }
 
 // Params returns r's parameters as JSON, the form New reads back.
-func Params(r Remover) json.RawMessage {
-	b, err := json.Marshal(r)
-	if err != nil {
-		panic(fmt.Sprintf("remove: parameters of %T do not encode: %v", r, err))
-	}
-	return b
-}
+func Params(r Remover) json.RawMessage { return registry.Params(r) }
 
 // evalBatch is the batch size of evaluation passes.
 const evalBatch = 500
