@@ -11,6 +11,8 @@
 //	label  Label: the target is the exposed model's most predicted class on defense data
 //	model  Variance: backdoored when the variance of those class shares exceeds 0.01
 //	nc     NeuralCleanse: trigger reverse-engineering per label, MAD anomaly index
+//	       over every label, or (EBYD) over an exposure's few candidates,
+//	       decided by the gap between the two smallest masks (CandidateGap)
 //	mmbd   MMBD: maximum-margin statistic per class, Gamma-null p-value
 //	strip  STRIP: entropy of an input blended with clean images (per sample)
 //	cd     CognitiveDistillation: L1 norm of the input's distilled mask (per sample)
