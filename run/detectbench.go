@@ -383,7 +383,7 @@ func WriteDetectionDoc(bench, doc string) error {
 	b.WriteString("#### Triggers recovered by targeted NC\n\n")
 	rows = rows[:0]
 	for _, r := range res.Rows {
-		if r.Attack != "badnets" && r.Attack != "blend" {
+		if r.Attack != "badnets" && r.Attack != "blend" || r.Target == nil {
 			continue
 		}
 		cells, err := triggerCells(bench, r, imgDir, docDir)
