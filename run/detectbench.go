@@ -65,6 +65,7 @@ type DetectBenchRow struct {
 	Variance      float64 `json:"variance"`
 	VarianceFlag  bool    `json:"variance_backdoored"`
 	ExposeSeconds float64 `json:"expose_seconds"`
+	Procs         int     `json:"gomaxprocs"` // GOMAXPROCS of the exposure
 
 	// Targeted NC on the suspect over the exposure's candidates.
 	EBYD        detect.CandidateGap `json:"ebyd"`
@@ -138,6 +139,9 @@ func DetectBench(ctx context.Context, cfg DetectBenchConfig, opts Options) (*Det
 		dir := filepath.Join(opts.Out, name)
 		var row DetectBenchRow
 		if b, err := os.ReadFile(filepath.Join(dir, benchRow)); err == nil && !opts.Force && json.Unmarshal(b, &row) == nil && sameDir(row.Dir, f.Dir) {
+			if ex, err := Open(filepath.Join(dir, benchExposed)); err == nil {
+				row.Procs = ex.Manifest.Engine.GOMAXPROCS // rows of older versions lack it
+			}
 			res.Rows = append(res.Rows, row)
 			continue
 		}
@@ -194,7 +198,7 @@ func (cfg *DetectBenchConfig) suspect(ctx context.Context, f *Folder, name, dir 
 		return row, fmt.Errorf("expose: %w", err)
 	}
 	exposed := filepath.Join(dir, benchExposed)
-	row.ExposeTarget, row.ExposeSeconds = ex.PredictedTarget, ex.Seconds
+	row.ExposeTarget, row.ExposeSeconds, row.Procs = ex.PredictedTarget, ex.Seconds, ex.Manifest.Engine.GOMAXPROCS
 	for _, c := range ex.Candidates {
 		row.Ranking = append(row.Ranking, c.Label)
 	}
@@ -272,10 +276,17 @@ func WriteDetectionDoc(bench, doc string) error {
 	}
 	var b strings.Builder
 	e := res.Engine
+	var procs []int
+	for _, r := range res.Rows {
+		if !slices.Contains(procs, r.Procs) {
+			procs = append(procs, r.Procs)
+		}
+	}
+	slices.Sort(procs)
 	fmt.Fprintf(&b, "Defense set: %d clean training images (seed %d) for every detector; exposure %s; targeted NC over the exposure's first %d labels. "+
-		"Engine: %s BLAS, %s convolutions, GOMAXPROCS %d. Seconds are wall-clock.\n\n",
+		"Engine: %s BLAS, %s convolutions, GOMAXPROCS %s. Seconds are wall-clock.\n\n",
 		orDefault(res.Config.DefenseSize, DefaultDefenseSize), res.Config.DefenseSeed, orName(res.Config.Expose, "cul"),
-		res.Config.Candidates, e.BLAS, e.Conv, e.GOMAXPROCS)
+		res.Config.Candidates, e.BLAS, e.Conv, strings.Trim(fmt.Sprint(procs), "[]"))
 
 	// Label detection.
 	b.WriteString("#### Label detection\n\n")

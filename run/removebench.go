@@ -1,6 +1,7 @@
 package run
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -58,6 +59,7 @@ type RemoveBenchCell struct {
 	ASR      float64 `json:"asr"`
 	Pruned   int     `json:"pruned"`
 	Seconds  float64 `json:"seconds"`
+	Procs    int     `json:"gomaxprocs"` // GOMAXPROCS of the removal run
 }
 
 // RemoveBenchResult is RemoveBenchFile's content.
@@ -198,7 +200,7 @@ func (cfg *RemoveBenchConfig) suspect(ctx context.Context, f *Folder, name, dir 
 		}
 		mm := rf.Manifest
 		row.Results = append(row.Results, RemoveBenchCell{Method: method, CleanAcc: mm.Metrics["clean_acc"], ASR: mm.Metrics["asr"],
-			Pruned: int(mm.Metrics["pruned"]), Seconds: mm.Seconds["total"]})
+			Pruned: int(mm.Metrics["pruned"]), Seconds: mm.Seconds["total"], Procs: mm.Engine.GOMAXPROCS})
 	}
 	return row, nil
 }
@@ -219,15 +221,29 @@ func WriteRemovalDoc(bench, doc string) error {
 	}
 	var b strings.Builder
 	e := res.Engine
+	var procs []int
+	for _, r := range res.Rows {
+		for _, c := range r.Results {
+			if !slices.Contains(procs, c.Procs) {
+				procs = append(procs, c.Procs)
+			}
+		}
+	}
+	slices.Sort(procs)
 	fmt.Fprintf(&b, "Defense set: %d clean training images (seed %d), the same for every method. CA and ASR on the full test split "+
-		"(ASR: triggered test images whose label is not the target). Engine: %s BLAS, %s convolutions, GOMAXPROCS %d; seconds are wall-clock "+
+		"(ASR: triggered test images whose label is not the target). Engine: %s BLAS, %s convolutions, GOMAXPROCS %s; seconds are wall-clock "+
 		"per removal (the exposure and trigger recovery ebyd-rnp builds on are not included: see docs/detection.md).\n\n",
-		orDefault(res.Config.DefenseSize, DefaultDefenseSize), res.Config.DefenseSeed, e.BLAS, e.Conv, e.GOMAXPROCS)
+		orDefault(res.Config.DefenseSize, DefaultDefenseSize), res.Config.DefenseSeed, e.BLAS, e.Conv, strings.Trim(fmt.Sprint(procs), "[]"))
 	if len(res.Config.Params) > 0 {
 		b.WriteString("Parameters other than the defaults: ")
 		var ps []string
 		for m, p := range res.Config.Params {
-			ps = append(ps, fmt.Sprintf("%s `%s`", m, p))
+			var c bytes.Buffer
+			if json.Compact(&c, p) != nil {
+				c.Reset()
+				c.Write(p)
+			}
+			ps = append(ps, fmt.Sprintf("%s `%s`", m, c.String()))
 		}
 		slices.Sort(ps)
 		b.WriteString(strings.Join(ps, "; ") + ".\n\n")
