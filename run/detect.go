@@ -288,24 +288,16 @@ func Detect(ctx context.Context, cfg DetectConfig, opts Options) (*DetectResult,
 	if err != nil {
 		return nil, err
 	}
-	var def *data.Defense
-	if exposed != nil && cfg.DefenseSize == 0 {
-		if def, err = exposed.Defense(); err != nil {
-			return nil, fmt.Errorf("--exposed: %w", err)
-		}
+	def, fromExposed, err := defenseSet(suspect, fullTrain, exposed, cfg.DefenseSize, cfg.DefenseSeed)
+	if err != nil {
+		return nil, err
+	}
+	res.DefenseFrom = "drawn"
+	if fromExposed {
 		res.DefenseFrom = exposed.Dir
-	} else {
-		if cfg.DefenseSize == 0 {
-			cfg.DefenseSize = DefaultDefenseSize
-		}
-		train, err := d.Train.Select(fullTrain)
-		if err != nil {
-			return nil, fmt.Errorf("the training split of %s: %w", suspect.Dir, err)
-		}
-		if def, err = data.NewDefense(train, cfg.DefenseSize, cfg.DefenseSeed); err != nil {
-			return nil, fmt.Errorf("--defense-size: %w", err)
-		}
-		res.DefenseFrom = "drawn"
+	}
+	if !fromExposed && cfg.DefenseSize == 0 {
+		cfg.DefenseSize = DefaultDefenseSize // recorded in the manifest
 	}
 	res.Defense = def.Len()
 

@@ -170,14 +170,7 @@ func Expose(ctx context.Context, cfg ExposeConfig, opts Options) (*ExposeResult,
 	if err != nil {
 		return nil, err
 	}
-	train, err := man.Dataset.Train.Select(fullTrain)
-	if err != nil {
-		return nil, fmt.Errorf("the training split of %s: %w", f.Dir, err)
-	}
-	if cfg.DefenseSize > train.N {
-		return nil, fmt.Errorf("--defense-size %d: the run's training split has only %d images", cfg.DefenseSize, train.N)
-	}
-	def, err := data.NewDefense(train, cfg.DefenseSize, cfg.Seed)
+	def, _, err := defenseSet(f, fullTrain, nil, cfg.DefenseSize, cfg.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -364,4 +357,28 @@ func (f *Folder) Defense() (*data.Defense, error) {
 		}
 	}
 	return def, nil
+}
+
+// defenseSet is the defense set a stage on run f gives its method: the
+// exposed run's own when exposed is given and size is 0, otherwise size
+// (0: DefaultDefenseSize) images of f's training split (fullTrain, as
+// f.Data returns it) drawn with seed, as ebyd expose draws them.
+func defenseSet(f *Folder, fullTrain *data.Dataset, exposed *Folder, size int, seed uint64) (def *data.Defense, fromExposed bool, err error) {
+	if exposed != nil && size == 0 {
+		if def, err = exposed.Defense(); err != nil {
+			return nil, false, fmt.Errorf("--exposed: %w", err)
+		}
+		return def, true, nil
+	}
+	if size == 0 {
+		size = DefaultDefenseSize
+	}
+	train, err := f.Manifest.Dataset.Train.Select(fullTrain)
+	if err != nil {
+		return nil, false, fmt.Errorf("the training split of %s: %w", f.Dir, err)
+	}
+	if def, err = data.NewDefense(train, size, seed); err != nil {
+		return nil, false, fmt.Errorf("--defense-size %d: %w", size, err)
+	}
+	return def, false, nil
 }

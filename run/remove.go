@@ -157,27 +157,16 @@ func Remove(ctx context.Context, cfg RemoveConfig, opts Options) (*RemoveResult,
 	if err != nil {
 		return nil, err
 	}
-	var def *data.Defense
-	if exposed != nil && cfg.DefenseSize == 0 {
-		if def, err = exposed.Defense(); err != nil {
-			return nil, fmt.Errorf("--exposed: %w", err)
-		}
+	def, fromExposed, err := defenseSet(f, fullTrain, exposed, cfg.DefenseSize, cfg.Seed)
+	if err != nil {
+		return nil, err
+	}
+	res.DefenseFrom = "drawn"
+	if fromExposed {
 		res.DefenseFrom = "exposed"
-	} else {
-		if cfg.DefenseSize == 0 {
-			cfg.DefenseSize = DefaultDefenseSize
-		}
-		train, err := man.Dataset.Train.Select(fullTrain)
-		if err != nil {
-			return nil, fmt.Errorf("the training split of %s: %w", f.Dir, err)
-		}
-		if cfg.DefenseSize > train.N {
-			return nil, fmt.Errorf("--defense-size %d: the run's training split has only %d images", cfg.DefenseSize, train.N)
-		}
-		if def, err = data.NewDefense(train, cfg.DefenseSize, cfg.Seed); err != nil {
-			return nil, err
-		}
-		res.DefenseFrom = "drawn"
+	}
+	if !fromExposed && cfg.DefenseSize == 0 {
+		cfg.DefenseSize = DefaultDefenseSize // recorded in the manifest
 	}
 	measure, err := ownAttack(f, fullTest, cfg.TestSubset, cfg.Seed, cfg.EvalBatch)
 	if err != nil {

@@ -99,7 +99,7 @@ func TestExposeBadInputs(t *testing.T) {
 	}{
 		{[]string{"--run", suspect, "--method", "nope", "--out", out}, []string{"unknown exposure method", "cul-seed"}},
 		{[]string{"--run", noModel, "--out", out}, []string{"has no model.safetensors"}},
-		{[]string{"--run", suspect, "--defense-size", "500", "--out", out}, []string{"--defense-size 500", "only 200 images"}},
+		{[]string{"--run", suspect, "--defense-size", "500", "--out", out}, []string{"--defense-size 500", "want 1 to 200"}},
 		{[]string{"--run", suspect, "--defense-size", "-3", "--out", out}, []string{"--defense-size -3"}},
 		{[]string{"--run", clean, "--with-asr", "--out", out}, []string{"--with-asr", "no backdoor"}},
 		{[]string{"--run", suspect, "--param", "lr", "--out", out}, []string{"--param", "NAME=VALUE"}},

@@ -122,7 +122,7 @@ func TestRemoveBadInputs(t *testing.T) {
 		{[]string{"--run", suspect, "--method", "nope", "--out", out}, []string{"unknown removal method", "ebyd-rnp"}},
 		{[]string{"--run", suspect, "--method", "ft", "--param", "bogus=1", "--out", out}, []string{"unknown field", "bogus"}},
 		{[]string{"--run", suspect, "--method", "ft", "--params", "{", "--out", out}, []string{"--params", "not JSON"}},
-		{[]string{"--run", suspect, "--method", "ft", "--defense-size", "500", "--out", out}, []string{"--defense-size 500", "only 200 images"}},
+		{[]string{"--run", suspect, "--method", "ft", "--defense-size", "500", "--out", out}, []string{"--defense-size 500", "want 1 to 200"}},
 		{[]string{"--run", suspect, "--method", "ft"}, []string{"--out"}},
 		{[]string{"--run", suspect, "--exposed", exposed, "--out", exposed, "--force"}, []string{"input run folder"}},
 		{[]string{"--run", suspect, "--exposed", exposed, "--trigger", exposed, "--out", out}, []string{"--trigger", "not a detect folder"}},
