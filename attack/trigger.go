@@ -38,7 +38,7 @@ type Trigger interface {
 }
 
 // registry holds the attacks by name, each with its default parameters.
-var registry = reg.New[Trigger]("attack")
+var registry = reg.New[Trigger]("attack", nil)
 
 func register(name string, f func() Trigger) { registry.Add(name, f) }
 

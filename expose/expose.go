@@ -130,7 +130,12 @@ func sortCandidates(c []Candidate) {
 }
 
 // registry holds the methods by name, each with its default parameters.
-var registry = reg.New[Exposer]("exposure method")
+var registry = reg.New("exposure method", func(m Exposer) error {
+	if c, ok := m.(interface{ check() error }); ok {
+		return c.check()
+	}
+	return nil
+})
 
 func register(name string, f func() Exposer) { registry.Add(name, f) }
 
@@ -142,18 +147,7 @@ const Default = "cul"
 
 // New returns the named method with its defaults, overridden by params (a
 // JSON object of the method's parameters; unknown names are errors).
-func New(name string, params json.RawMessage) (Exposer, error) {
-	e, err := registry.Make(name, params)
-	if err != nil {
-		return nil, err
-	}
-	if c, ok := e.(interface{ check() error }); ok {
-		if err := c.check(); err != nil {
-			return nil, fmt.Errorf("exposure method %s: %w", name, err)
-		}
-	}
-	return e, nil
-}
+func New(name string, params json.RawMessage) (Exposer, error) { return registry.Make(name, params) }
 
 // Params returns e's parameters as JSON, the form New reads back.
 func Params(e Exposer) json.RawMessage { return registry.Params(e) }

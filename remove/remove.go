@@ -92,7 +92,12 @@ type Report struct {
 }
 
 // registry holds the methods by name, each with its default parameters.
-var registry = reg.New[Remover]("removal method")
+var registry = reg.New("removal method", func(m Remover) error {
+	if c, ok := m.(interface{ check() error }); ok {
+		return c.check()
+	}
+	return nil
+})
 
 func register(name string, f func() Remover) { registry.Add(name, f) }
 
@@ -107,18 +112,7 @@ func NeedsExposed(name string) bool { return strings.ToLower(name) == "ebyd-rnp"
 
 // New returns the named method with its defaults, overridden by params (a
 // JSON object of the method's parameters; unknown names are errors).
-func New(name string, params json.RawMessage) (Remover, error) {
-	r, err := registry.Make(name, params)
-	if err != nil {
-		return nil, err
-	}
-	if c, ok := r.(interface{ check() error }); ok {
-		if err := c.check(); err != nil {
-			return nil, fmt.Errorf("removal method %s: %w", name, err)
-		}
-	}
-	return r, nil
-}
+func New(name string, params json.RawMessage) (Remover, error) { return registry.Make(name, params) }
 
 // Params returns r's parameters as JSON, the form New reads back.
 func Params(r Remover) json.RawMessage { return registry.Params(r) }

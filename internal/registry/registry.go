@@ -16,13 +16,15 @@ import (
 // Registry maps lower-case names to constructors of methods of type T with
 // their default parameters.
 type Registry[T any] struct {
-	kind string // names the methods in errors: "attack", "exposure method", ...
-	m    map[string]func() T
+	kind  string // names the methods in errors: "attack", "exposure method", ...
+	m     map[string]func() T
+	check func(T) error
 }
 
-// New returns an empty registry of methods of the kind named.
-func New[T any](kind string) *Registry[T] {
-	return &Registry[T]{kind: kind, m: map[string]func() T{}}
+// New returns an empty registry of methods of the kind named. check, when
+// not nil, validates a method's parameters after Make decoded them.
+func New[T any](kind string, check func(T) error) *Registry[T] {
+	return &Registry[T]{kind: kind, m: map[string]func() T{}, check: check}
 }
 
 // Add registers a method; a name registered twice is a programming error.
@@ -46,7 +48,7 @@ func (r *Registry[T]) Names() []string {
 // Make returns the named method (any case) with its defaults, overridden by
 // params: a JSON object of some of its parameters; an unknown key is an
 // error, so a typo is never silently ignored. Empty or null params keep
-// every default.
+// every default. The result has passed the registry's check.
 func (r *Registry[T]) Make(name string, params json.RawMessage) (T, error) {
 	f, ok := r.m[strings.ToLower(name)]
 	if !ok {
@@ -60,6 +62,12 @@ func (r *Registry[T]) Make(name string, params json.RawMessage) (T, error) {
 		if err := dec.Decode(v); err != nil {
 			var zero T
 			return zero, fmt.Errorf("%s %s: parameters: %w", r.kind, name, err)
+		}
+	}
+	if r.check != nil {
+		if err := r.check(v); err != nil {
+			var zero T
+			return zero, fmt.Errorf("%s %s: %w", r.kind, name, err)
 		}
 	}
 	return v, nil

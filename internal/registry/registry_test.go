@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -11,7 +12,12 @@ type method struct {
 }
 
 func TestRegistry(t *testing.T) {
-	r := New[*method]("test method")
+	r := New[*method]("test method", func(m *method) error {
+		if m.Steps < 0 {
+			return errors.New("steps must not be negative")
+		}
+		return nil
+	})
 	r.Add("b", func() *method { return &method{Rate: 0.1, Steps: 3} })
 	r.Add("a", func() *method { return &method{} })
 	if got := strings.Join(r.Names(), ","); got != "a,b" {
@@ -28,6 +34,7 @@ func TestRegistry(t *testing.T) {
 		{"c", "", `unknown test method "c" (known: a, b)`},
 		{"b", `{"stpes": 1}`, `test method b: parameters: json: unknown field "stpes"`},
 		{"b", `[1]`, "test method b: parameters"},
+		{"b", `{"steps": -1}`, "test method b: steps must not be negative"},
 	} {
 		if _, err := r.Make(c.name, []byte(c.params)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("Make(%s, %s): %v, want %q", c.name, c.params, err, c.want)
