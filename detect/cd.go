@@ -53,8 +53,6 @@ type CognitiveDistillation struct {
 	Beta      float64 `json:"beta"`  // weight of its total variation
 	BatchSize int     `json:"batch_size"`
 	Seed      uint64  `json:"seed"`
-
-	Progress Progress `json:"-"`
 }
 
 // CDDefaultSteps is Cognitive Distillation's default number of steps.
@@ -69,7 +67,7 @@ const streamCD = 0x6364 << 40
 
 // Masks returns the distilled mask of every input (H×W values in [0,1]
 // each) and their L1 norms.
-func (cd *CognitiveDistillation) Masks(ctx context.Context, m nn.Module, def *data.Defense, x *Images) (masks [][]float32, l1 []float64, err error) {
+func (cd *CognitiveDistillation) Masks(ctx context.Context, m nn.Module, def *data.Defense, x *Images, progress Progress) (masks [][]float32, l1 []float64, err error) {
 	if err := cd.Validate(); err != nil {
 		return nil, nil, err
 	}
@@ -95,7 +93,7 @@ func (cd *CognitiveDistillation) Masks(ctx context.Context, m nn.Module, def *da
 		if err := cd.batch(ctx, m, nm, x, lo, hi, masks, l1); err != nil {
 			return nil, nil, err
 		}
-		cd.Progress.report(hi, x.N, "")
+		progress.report(hi, x.N, "")
 	}
 	return masks, l1, nil
 }
@@ -114,8 +112,8 @@ func (cd *CognitiveDistillation) Validate() error {
 }
 
 // ScoreSamples implements SampleDetector: −‖m‖₁.
-func (cd *CognitiveDistillation) ScoreSamples(ctx context.Context, m nn.Module, def *data.Defense, x *Images) ([]float64, error) {
-	_, l1, err := cd.Masks(ctx, m, def, x)
+func (cd *CognitiveDistillation) ScoreSamples(ctx context.Context, m nn.Module, def *data.Defense, x *Images, progress Progress) ([]float64, error) {
+	_, l1, err := cd.Masks(ctx, m, def, x, progress)
 	for i := range l1 {
 		l1[i] = -l1[i]
 	}

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -9,49 +10,63 @@ import (
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/internal/registry"
 	"ebyd/nn"
 	"ebyd/tensor"
 )
 
-// LabelDetector names the backdoor's target label of a model (usually an
-// exposed one), with a score for every class.
-type LabelDetector interface {
-	DetectLabel(ctx context.Context, m nn.Module, def *data.Defense) (*LabelResult, error)
+// A Detector examines a model (the suspect, or an exposed model derived
+// from it) with the defender's clean images and answers with a Result that
+// carries its own decision. progress may be nil.
+type Detector interface {
+	Detect(ctx context.Context, m nn.Module, def *data.Defense, progress Progress) (*Result, error)
 }
 
-// ModelDetector decides whether a model is backdoored, with a score that
-// grows with the evidence (for AUROC over a pool of models).
-type ModelDetector interface {
-	DetectModel(ctx context.Context, m nn.Module, def *data.Defense) (*ModelResult, error)
+// A Focuser is a Detector that can be told which labels to examine: a few
+// candidate targets an exposure ranked first, or labels a user chose.
+// candidates says the labels are an exposure's, so that the method decides
+// by its targeted rule.
+type Focuser interface {
+	Detector
+	Focus(labels []int, candidates bool)
 }
 
 // SampleDetector scores inputs: the higher the score, the more the input
 // looks like a triggered one. Inputs carry no labels.
 type SampleDetector interface {
-	ScoreSamples(ctx context.Context, m nn.Module, def *data.Defense, x *Images) ([]float64, error)
+	ScoreSamples(ctx context.Context, m nn.Module, def *data.Defense, x *Images, progress Progress) ([]float64, error)
 }
 
-// TriggerRecoverer reverse-engineers a trigger (mask and pattern) that
-// sends clean images to each of the given labels.
-type TriggerRecoverer interface {
-	Recover(ctx context.Context, m nn.Module, def *data.Defense, labels []int) ([]*Trigger, error)
-}
-
-// LabelResult is a label detector's answer.
-type LabelResult struct {
-	Target int `json:"predicted_target"`
-	// Confidence is the target's score (for Label, its class share).
-	Confidence float64   `json:"confidence"`
-	Scores     []float64 `json:"class_scores"` // one per class
-}
-
-// ModelResult is a model detector's answer.
-type ModelResult struct {
-	Score      float64 `json:"score"` // larger means more evidence of a backdoor
+// Result is a detector's answer about one model. Target is the label the
+// evidence points at (−1 when none); when Decides, Backdoored is the
+// decision, Score (larger means more evidence of a backdoor, for AUROC over
+// a pool of models) against Threshold.
+type Result struct {
+	Method     string  `json:"method"`
+	Target     int     `json:"predicted_target"`
+	Decides    bool    `json:"decides"`
+	Score      float64 `json:"score"`
 	Threshold  float64 `json:"threshold"`
 	Backdoored bool    `json:"backdoored"`
-	// Target is the label the evidence points at, −1 when none.
-	Target int `json:"predicted_target"`
+
+	// Confidence, for label, is the target's class share.
+	Confidence *float64 `json:"confidence,omitempty"`
+	// ClassShare is the fraction of the defense images the model assigns
+	// to each class, for the methods that read it (label, model).
+	ClassShare []float64 `json:"class_share,omitempty"`
+
+	// The methods' evidence: Neural Cleanse's triggers and the test it
+	// decided by (Anomaly over all or given labels, Gap over an exposure's
+	// candidates), and MMBD's statistics.
+	Triggers []*Trigger    `json:"triggers,omitempty"`
+	Anomaly  *Anomaly      `json:"anomaly,omitempty"`
+	Gap      *CandidateGap `json:"gap,omitempty"`
+	MMBD     *MMBDResult   `json:"mmbd,omitempty"`
+}
+
+// decided is a Result that decides.
+func decided(method string, target int, score, threshold float64, backdoored bool) *Result {
+	return &Result{Method: method, Target: target, Decides: true, Score: score, Threshold: threshold, Backdoored: backdoored}
 }
 
 // Images are unlabelled images to score, uint8 pixels in HWC order as
@@ -263,64 +278,73 @@ func checkLabels(labels []int, classes int) error {
 	return nil
 }
 
-// Kind is what a detection method answers.
-type Kind string
-
-const (
-	KindLabel   Kind = "label"   // a LabelDetector
-	KindModel   Kind = "model"   // a ModelDetector
-	KindTrigger Kind = "trigger" // a TriggerRecoverer (and a ModelDetector)
-	KindSample  Kind = "sample"  // a SampleDetector
+// The methods, by name: detectors of models and detectors of samples.
+var (
+	detectors = registry.New[Detector]("detection method", validate[Detector])
+	samplers  = registry.New[SampleDetector]("sample detection method", validate[SampleDetector])
 )
 
-// methods lists every detection method by name with its kind.
-var methods = map[string]Kind{
-	"label": KindLabel,
-	"model": KindModel,
-	"nc":    KindTrigger,
-	"mmbd":  KindModel,
-	"strip": KindSample,
-	"cd":    KindSample,
+func init() {
+	detectors.Add("label", func() Detector { return &Label{} })
+	detectors.Add("model", func() Detector { return NewVariance() })
+	detectors.Add("nc", func() Detector { return NewNeuralCleanse() })
+	detectors.Add("mmbd", func() Detector { return NewMMBD() })
+	samplers.Add("strip", func() SampleDetector { return NewSTRIP() })
+	samplers.Add("cd", func() SampleDetector { return NewCognitiveDistillation() })
 }
 
-// Names lists the detection methods, sorted.
-func Names() []string {
-	names := make([]string, 0, len(methods))
-	for n := range methods {
-		names = append(names, n)
+// validate runs a method's Validate, when it has one.
+func validate[T any](m T) error {
+	if v, ok := any(m).(interface{ Validate() error }); ok {
+		return v.Validate()
 	}
+	return nil
+}
+
+// Names lists every detection method, sorted.
+func Names() []string {
+	names := append(detectors.Names(), samplers.Names()...)
 	slices.Sort(names)
 	return names
 }
 
-// KindOf returns the kind of the named method, or an error naming the
-// known ones.
-func KindOf(name string) (Kind, error) {
-	k, ok := methods[name]
-	if !ok {
-		return "", fmt.Errorf("unknown detection method %q (known: %s)", name, strings.Join(Names(), ", "))
+// IsSample reports whether the named method scores samples (NewSampler)
+// rather than models (New).
+func IsSample(name string) bool { return slices.Contains(samplers.Names(), strings.ToLower(name)) }
+
+// New returns the named model detector with its defaults, overridden by
+// params (a JSON object of some of its fields).
+func New(name string, params json.RawMessage) (Detector, error) {
+	if IsSample(name) {
+		return nil, fmt.Errorf("%s scores samples, not models", name)
 	}
-	return k, nil
+	if !slices.Contains(Names(), strings.ToLower(name)) {
+		return nil, unknown(name)
+	}
+	return detectors.Make(name, params)
 }
 
-// New returns the named method with its default settings: a *Label,
-// *Variance, *NeuralCleanse, *MMBD, *STRIP or *CognitiveDistillation.
-func New(name string) (any, error) {
-	if _, err := KindOf(name); err != nil {
-		return nil, err
+// NewSampler returns the named sample detector, as New does.
+func NewSampler(name string, params json.RawMessage) (SampleDetector, error) {
+	if !IsSample(name) {
+		if slices.Contains(Names(), strings.ToLower(name)) {
+			return nil, fmt.Errorf("%s detects models, not samples", name)
+		}
+		return nil, unknown(name)
 	}
-	switch name {
-	case "label":
-		return &Label{}, nil
-	case "model":
-		return NewVariance(), nil
-	case "nc":
-		return NewNeuralCleanse(), nil
-	case "mmbd":
-		return NewMMBD(), nil
-	case "strip":
-		return NewSTRIP(), nil
-	default:
-		return NewCognitiveDistillation(), nil
+	return samplers.Make(name, params)
+}
+
+// Check reports whether name is a method and params suit it.
+func Check(name string, params json.RawMessage) error {
+	if IsSample(name) {
+		_, err := NewSampler(name, params)
+		return err
 	}
+	_, err := New(name, params)
+	return err
+}
+
+func unknown(name string) error {
+	return fmt.Errorf("unknown detection method %q (known: %s)", name, strings.Join(Names(), ", "))
 }

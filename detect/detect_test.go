@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/mathext"
@@ -143,28 +144,59 @@ func TestEntropy(t *testing.T) {
 
 func TestRegistry(t *testing.T) {
 	for _, n := range Names() {
-		m, err := New(n)
-		if err != nil {
-			t.Fatal(err)
+		if IsSample(n) {
+			if _, err := NewSampler(n, nil); err != nil {
+				t.Error(err)
+			}
+			if _, err := New(n, nil); err == nil || !strings.Contains(err.Error(), "scores samples") {
+				t.Errorf("New(%s): %v", n, err)
+			}
+			continue
 		}
-		k, _ := KindOf(n)
-		var ok bool
-		switch k {
-		case KindLabel:
-			_, ok = m.(LabelDetector)
-		case KindModel:
-			_, ok = m.(ModelDetector)
-		case KindTrigger:
-			_, ok = m.(TriggerRecoverer)
-		case KindSample:
-			_, ok = m.(SampleDetector)
+		if _, err := New(n, nil); err != nil {
+			t.Error(err)
 		}
-		if !ok {
-			t.Errorf("%s (%T) does not implement its kind %s", n, m, k)
+		if _, err := NewSampler(n, nil); err == nil || !strings.Contains(err.Error(), "detects models") {
+			t.Errorf("NewSampler(%s): %v", n, err)
 		}
 	}
-	if _, err := New("neural-cleanse"); err == nil {
-		t.Error("unknown method accepted")
+	d, err := New("NC", []byte(`{"epochs": 2}`))
+	if nc, ok := d.(*NeuralCleanse); err != nil || !ok || nc.Epochs != 2 || nc.BatchSize != NCDefaultBatchSize {
+		t.Errorf("nc with epochs 2: %+v, %v", d, err)
+	}
+	for _, c := range []struct{ name, params, want string }{
+		{"neural-cleanse", "", `unknown detection method "neural-cleanse" (known: cd, label, mmbd, model, nc, strip)`},
+		{"nc", `{"epochs": 0}`, "nc: 0 epochs"},
+		{"nc", `{"epoch": 3}`, `unknown field "epoch"`},
+		{"strip", `{"n": 0}`, "strip"},
+	} {
+		if err := Check(c.name, []byte(c.params)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s %s: %v, want %q", c.name, c.params, err, c.want)
+		}
+	}
+}
+
+// TestNCDecide pins which test decides Neural Cleanse: the outlier test over
+// every label (or three or more given), the gap over an exposure's
+// candidates or two labels, nothing for one.
+func TestNCDecide(t *testing.T) {
+	trs := []*Trigger{{Label: 4, L1: 5, Reached: true}, {Label: 1, L1: 50, Reached: true}, {Label: 2, L1: 52, Reached: true}, {Label: 3, L1: 49, Reached: true}}
+	nc := NewNeuralCleanse()
+	r, err := nc.Decide(trs)
+	if err != nil || r.Anomaly == nil || r.Gap != nil || !r.Decides || !r.Backdoored || r.Target != 4 || r.Score != r.Anomaly.Max {
+		t.Errorf("all labels: %+v, %v", r, err)
+	}
+	nc.Focus([]int{4, 1, 2}, true)
+	r, err = nc.Decide(trs[:3])
+	if err != nil || r.Gap == nil || r.Anomaly != nil || r.Target != 4 || r.Score != 10 || !r.Backdoored {
+		t.Errorf("candidates: %+v, %v", r, err)
+	}
+	nc.Focus([]int{1, 2}, false)
+	if r, err = nc.Decide(trs[1:3]); err != nil || r.Gap == nil || r.Target != 1 || r.Backdoored {
+		t.Errorf("two labels: %+v, %v", r, err)
+	}
+	if r, err = nc.Decide(trs[2:3]); err != nil || r.Decides || r.Target != 2 {
+		t.Errorf("one label: %+v, %v", r, err)
 	}
 }
 

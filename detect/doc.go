@@ -17,12 +17,15 @@
 //	strip  STRIP: entropy of an input blended with clean images (per sample)
 //	cd     CognitiveDistillation: L1 norm of the input's distilled mask (per sample)
 //
-// The interfaces are LabelDetector (a target with per-class scores),
-// ModelDetector (a score and a decision), SampleDetector (a score per
-// unlabelled input, higher meaning more likely triggered) and
-// TriggerRecoverer (mask and pattern per label). Triggers are optimised on
-// the [0,1] pixel scale and normalised with the defense data's mean and std
-// inside, so masks and patterns are images.
+// Methods are made by name with their defaults and a user's JSON parameters
+// over them (New, NewSampler). A Detector answers about a model with one
+// Result that carries its own decision: the target it names, and when the
+// method decides, its score, threshold and verdict; run records it as it
+// is, knowing no method's rule. A Focuser (nc) can be told which labels to
+// examine, such as an exposure's candidates. A SampleDetector scores
+// unlabelled inputs, higher meaning more likely triggered. Triggers are
+// optimised on the [0,1] pixel scale and normalised with the defense
+// data's mean and std inside, so masks and patterns are images.
 //
 // The model's weights are never changed: detectors put it in evaluation
 // mode and stop gradients into its parameters for their duration.

@@ -16,14 +16,14 @@ import (
 // class a model favours.
 type Label struct{}
 
-// DetectLabel implements LabelDetector.
-func (Label) DetectLabel(ctx context.Context, m nn.Module, def *data.Defense) (*LabelResult, error) {
+// Detect implements Detector; it names a target and decides nothing.
+func (Label) Detect(ctx context.Context, m nn.Module, def *data.Defense, _ Progress) (*Result, error) {
 	share, err := ClassShare(ctx, m, def)
 	if err != nil {
 		return nil, err
 	}
 	t := argmax(share)
-	return &LabelResult{Target: t, Confidence: share[t], Scores: share}, nil
+	return &Result{Method: "label", Target: t, Confidence: &share[t], ClassShare: share}, nil
 }
 
 // DefaultVarianceThreshold is the seed's decision threshold on the variance
@@ -73,8 +73,8 @@ func ShareVariance(share []float64) float64 {
 	return v / float64(len(share))
 }
 
-// DetectModel implements ModelDetector.
-func (v *Variance) DetectModel(ctx context.Context, m nn.Module, def *data.Defense) (*ModelResult, error) {
+// Detect implements Detector.
+func (v *Variance) Detect(ctx context.Context, m nn.Module, def *data.Defense, _ Progress) (*Result, error) {
 	share, err := ClassShare(ctx, m, def)
 	if err != nil {
 		return nil, err
@@ -83,9 +83,11 @@ func (v *Variance) DetectModel(ctx context.Context, m nn.Module, def *data.Defen
 }
 
 // Decide applies the test to class shares measured elsewhere.
-func (v *Variance) Decide(share []float64) *ModelResult {
+func (v *Variance) Decide(share []float64) *Result {
 	s := ShareVariance(share)
-	return &ModelResult{Score: s, Threshold: v.Threshold, Backdoored: s > v.Threshold, Target: argmax(share)}
+	r := decided("model", argmax(share), s, v.Threshold, s > v.Threshold)
+	r.ClassShare = share
+	return r
 }
 
 func nan() float64 { return math.NaN() }

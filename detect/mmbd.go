@@ -56,8 +56,6 @@ type MMBD struct {
 	Tol      float64 `json:"tol"`
 	Alpha    float64 `json:"alpha"`
 	Seed     uint64  `json:"seed"`
-
-	Progress Progress `json:"-"`
 }
 
 // MMBDDefaultSteps is MMBD's default step budget per class.
@@ -84,7 +82,7 @@ const streamMMBD = 0x6d6d6264 << 32
 
 // Run computes every class's statistic and the test. def supplies only the
 // normalisation (MMBD uses no clean images).
-func (mm *MMBD) Run(ctx context.Context, m nn.Module, def *data.Defense) (*MMBDResult, error) {
+func (mm *MMBD) Run(ctx context.Context, m nn.Module, def *data.Defense, progress Progress) (*MMBDResult, error) {
 	if err := mm.Validate(); err != nil {
 		return nil, err
 	}
@@ -109,7 +107,7 @@ func (mm *MMBD) Run(ctx context.Context, m nn.Module, def *data.Defense) (*MMBDR
 		if res.Margins[t], res.StepsRun[t], err = mm.margin(ctx, m, nm, ds, t); err != nil {
 			return nil, err
 		}
-		mm.Progress.report(t+1, k, fmt.Sprintf("class %d: max margin %.3g after %d steps", t, res.Margins[t], res.StepsRun[t]))
+		progress.report(t+1, k, fmt.Sprintf("class %d: max margin %.3g after %d steps", t, res.Margins[t], res.StepsRun[t]))
 	}
 	res.Target = argmax(res.Margins)
 	null := make([]float64, 0, k-1)
@@ -140,13 +138,15 @@ func (mm *MMBD) Validate() error {
 	return nil
 }
 
-// DetectModel implements ModelDetector; the score is 1 − p.
-func (mm *MMBD) DetectModel(ctx context.Context, m nn.Module, def *data.Defense) (*ModelResult, error) {
-	r, err := mm.Run(ctx, m, def)
+// Detect implements Detector; the score is 1 − p.
+func (mm *MMBD) Detect(ctx context.Context, m nn.Module, def *data.Defense, progress Progress) (*Result, error) {
+	r, err := mm.Run(ctx, m, def, progress)
 	if err != nil {
 		return nil, err
 	}
-	return &ModelResult{Score: 1 - r.PValue, Threshold: 1 - mm.Alpha, Backdoored: r.Backdoored, Target: r.Target}, nil
+	res := decided("mmbd", r.Target, 1-r.PValue, 1-mm.Alpha, r.Backdoored)
+	res.MMBD = r
+	return res, nil
 }
 
 // margin optimises the images of class t and returns the largest margin.

@@ -98,8 +98,11 @@ type NeuralCleanse struct {
 	GapThreshold float64 `json:"gap_threshold"`
 	Seed         uint64  `json:"seed"` // batch order
 
-	// Progress, when set, hears of every finished epoch.
-	Progress Progress `json:"-"`
+	// Labels are the labels Detect recovers triggers for (nil: every
+	// class); Candidates says they are an exposure's candidate targets,
+	// decided by the gap (see Decide). Focus sets both.
+	Labels     []int `json:"labels,omitempty"`
+	Candidates bool  `json:"candidates,omitempty"`
 }
 
 // NeuralCleanse's default epochs and batch size; see the type's
@@ -201,9 +204,9 @@ func toByte(v float32) uint8 {
 	return uint8(math.Round(float64(min(1, max(0, v))) * 255))
 }
 
-// Recover implements TriggerRecoverer: one trigger per label, in the order
-// given (nil: every class).
-func (nc *NeuralCleanse) Recover(ctx context.Context, m nn.Module, def *data.Defense, labels []int) ([]*Trigger, error) {
+// Recover returns one trigger per label, in the order given (nil: every
+// class); progress hears of every finished epoch.
+func (nc *NeuralCleanse) Recover(ctx context.Context, m nn.Module, def *data.Defense, labels []int, progress Progress) ([]*Trigger, error) {
 	if err := nc.Validate(); err != nil {
 		return nil, err
 	}
@@ -227,7 +230,7 @@ func (nc *NeuralCleanse) Recover(ctx context.Context, m nn.Module, def *data.Def
 	defer restore()
 	out := make([]*Trigger, len(labels))
 	for i, t := range labels {
-		if out[i], err = nc.recoverLabel(ctx, m, ds, nm, t, i, len(labels)); err != nil {
+		if out[i], err = nc.recoverLabel(ctx, m, ds, nm, t, i, len(labels), progress); err != nil {
 			return nil, err
 		}
 	}
@@ -235,7 +238,7 @@ func (nc *NeuralCleanse) Recover(ctx context.Context, m nn.Module, def *data.Def
 }
 
 // recoverLabel runs the optimisation for one label (the i-th of n).
-func (nc *NeuralCleanse) recoverLabel(ctx context.Context, m nn.Module, ds *data.Dataset, nm norm, target, i, n int) (*Trigger, error) {
+func (nc *NeuralCleanse) recoverLabel(ctx context.Context, m nn.Module, ds *data.Dataset, nm norm, target, i, n int, progress Progress) (*Trigger, error) {
 	start := time.Now()
 	h, w, c := ds.H, ds.W, ds.C
 	a := ag.Param(tensor.Full(1, 1, 1, h, w))
@@ -325,7 +328,7 @@ func (nc *NeuralCleanse) recoverLabel(ctx context.Context, m nn.Module, ds *data
 			bestL1 = avgReg
 			keep(avgAcc, true)
 		}
-		nc.Progress.report(i*nc.Epochs+epoch+1, n*nc.Epochs,
+		progress.report(i*nc.Epochs+epoch+1, n*nc.Epochs,
 			fmt.Sprintf("label %d epoch %d: success %.3f mask L1 %.1f cost %.2g", target, epoch+1, avgAcc, avgReg, cost))
 
 		// Early stop.
@@ -486,18 +489,48 @@ func Anomalies(labels []int, l1 []float64, threshold float64) (*Anomaly, error) 
 	return an, nil
 }
 
-// DetectModel implements ModelDetector: full Neural Cleanse over every
-// label, scored by the anomaly index of the smallest mask.
-func (nc *NeuralCleanse) DetectModel(ctx context.Context, m nn.Module, def *data.Defense) (*ModelResult, error) {
-	trs, err := nc.Recover(ctx, m, def, nil)
+// Focus implements Focuser.
+func (nc *NeuralCleanse) Focus(labels []int, candidates bool) {
+	nc.Labels, nc.Candidates = slices.Clone(labels), candidates
+}
+
+// Detect implements Detector: triggers for nc.Labels (every class when
+// nil), decided by Decide.
+func (nc *NeuralCleanse) Detect(ctx context.Context, m nn.Module, def *data.Defense, progress Progress) (*Result, error) {
+	trs, err := nc.Recover(ctx, m, def, nc.Labels, progress)
 	if err != nil {
 		return nil, err
 	}
-	an, err := nc.Anomalies(trs)
-	if err != nil {
-		return nil, err
+	return nc.Decide(trs)
+}
+
+// Decide is Neural Cleanse's verdict on recovered triggers. Over every
+// label, or three or more given ones, it is the outlier test (Anomalies):
+// the score is the anomaly index of the smallest mask, whose label is the
+// target. Over an exposure's candidates (or two given labels) it is the
+// candidate gap (Gap). One trigger names its label and decides nothing.
+func (nc *NeuralCleanse) Decide(trs []*Trigger) (*Result, error) {
+	switch {
+	case len(trs) >= 3 && !nc.Candidates:
+		an, err := nc.Anomalies(trs)
+		if err != nil {
+			return nil, err
+		}
+		r := decided("nc", an.Smallest, an.Max, an.Threshold, an.Backdoored)
+		r.Triggers, r.Anomaly = trs, an
+		return r, nil
+	case len(trs) >= 2:
+		g, err := nc.Gap(trs)
+		if err != nil {
+			return nil, err
+		}
+		r := decided("nc", g.Target, g.Gap, g.Threshold, g.Backdoored)
+		r.Triggers, r.Gap = trs, g
+		return r, nil
+	case len(trs) == 1:
+		return &Result{Method: "nc", Target: trs[0].Label, Triggers: trs}, nil
 	}
-	return &ModelResult{Score: an.Max, Threshold: an.Threshold, Backdoored: an.Backdoored, Target: an.Target}, nil
+	return nil, fmt.Errorf("nc: no triggers to decide by")
 }
 
 // Anomalies applies the outlier test to recovered triggers.

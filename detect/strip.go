@@ -30,8 +30,6 @@ import (
 type STRIP struct {
 	N    int    `json:"n"`
 	Seed uint64 `json:"seed"`
-
-	Progress Progress `json:"-"`
 }
 
 // NewSTRIP returns the seed's setting, 100 blends per input.
@@ -40,7 +38,7 @@ func NewSTRIP() *STRIP { return &STRIP{N: 100, Seed: 1} }
 const streamSTRIP = 0x7374726970 << 24
 
 // Entropies returns the mean softmax entropy of every input's blends.
-func (s *STRIP) Entropies(ctx context.Context, m nn.Module, def *data.Defense, x *Images) ([]float64, error) {
+func (s *STRIP) Entropies(ctx context.Context, m nn.Module, def *data.Defense, x *Images, progress Progress) ([]float64, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -94,7 +92,7 @@ func (s *STRIP) Entropies(ctx context.Context, m nn.Module, def *data.Defense, x
 			}
 			out[i] = sum / float64(s.N)
 		}
-		s.Progress.report(hi, x.N, "")
+		progress.report(hi, x.N, "")
 	}
 	return out, nil
 }
@@ -108,8 +106,8 @@ func (s *STRIP) Validate() error {
 }
 
 // ScoreSamples implements SampleDetector: the negated mean entropy.
-func (s *STRIP) ScoreSamples(ctx context.Context, m nn.Module, def *data.Defense, x *Images) ([]float64, error) {
-	e, err := s.Entropies(ctx, m, def, x)
+func (s *STRIP) ScoreSamples(ctx context.Context, m nn.Module, def *data.Defense, x *Images, progress Progress) ([]float64, error) {
+	e, err := s.Entropies(ctx, m, def, x, progress)
 	for i := range e {
 		e[i] = -e[i]
 	}

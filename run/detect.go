@@ -67,12 +67,9 @@ type DetectConfig struct {
 	Samples    int    `json:"samples"`
 	SampleSeed uint64 `json:"sample_seed"`
 
-	// Method settings; nil means the method's defaults.
-	Variance *detect.Variance              `json:"variance,omitempty"`
-	NC       *detect.NeuralCleanse         `json:"nc,omitempty"`
-	MMBD     *detect.MMBD                  `json:"mmbd,omitempty"`
-	STRIP    *detect.STRIP                 `json:"strip,omitempty"`
-	CD       *detect.CognitiveDistillation `json:"cd,omitempty"`
+	// Params overrides the method's parameters (a JSON object of some of
+	// its fields, detect.New); nil keeps its defaults.
+	Params json.RawMessage `json:"params,omitempty"`
 }
 
 // Defaults of DetectConfig (and of ExposeConfig's defense set).
@@ -161,7 +158,7 @@ func (cfg *DetectConfig) check() error {
 	if cfg.Method == "" {
 		return fmt.Errorf("no detection method given (--method: %s)", strings.Join(detect.Names(), ", "))
 	}
-	if _, err := detect.KindOf(cfg.Method); err != nil {
+	if err := detect.Check(cfg.Method, cfg.Params); err != nil {
 		return err
 	}
 	if cfg.Run == "" {
@@ -175,27 +172,6 @@ func (cfg *DetectConfig) check() error {
 	}
 	if cfg.Samples < 0 {
 		return fmt.Errorf("--samples %d: want a positive number of images", cfg.Samples)
-	}
-	var checks []interface{ Validate() error }
-	if cfg.Variance != nil {
-		checks = append(checks, cfg.Variance)
-	}
-	if cfg.NC != nil {
-		checks = append(checks, cfg.NC)
-	}
-	if cfg.MMBD != nil {
-		checks = append(checks, cfg.MMBD)
-	}
-	if cfg.STRIP != nil {
-		checks = append(checks, cfg.STRIP)
-	}
-	if cfg.CD != nil {
-		checks = append(checks, cfg.CD)
-	}
-	for _, c := range checks {
-		if err := c.Validate(); err != nil {
-			return err
-		}
 	}
 	if len(cfg.Labels) > 0 && cfg.Method != "nc" {
 		return fmt.Errorf("--labels is for nc (trigger recovery), not %s", cfg.Method)
@@ -267,8 +243,7 @@ func Detect(ctx context.Context, cfg DetectConfig, opts Options) (*DetectResult,
 			res.TrueTarget = &t
 		}
 	}
-	kind, _ := detect.KindOf(cfg.Method)
-	if kind == detect.KindSample && trig == nil {
+	if detect.IsSample(cfg.Method) && trig == nil {
 		return nil, fmt.Errorf("%s scores the run's triggered test images, but %s is a clean run (no backdoor planted); give a backdoored run", cfg.Method, suspect.Dir)
 	}
 	if n := suspect.Manifest.Model.Classes; cfg.Method == "nc" {
@@ -314,44 +289,7 @@ func Detect(ctx context.Context, cfg DetectConfig, opts Options) (*DetectResult,
 	}
 
 	var files map[string][]byte
-	switch cfg.Method {
-	case "label":
-		r, err := (detect.Label{}).DetectLabel(ctx, model, def)
-		if err != nil {
-			return nil, err
-		}
-		res.PredictedTarget, res.Confidence, res.ClassShare = &r.Target, &r.Confidence, r.Scores
-	case "model":
-		v := cfg.Variance
-		if v == nil {
-			v = detect.NewVariance()
-		}
-		share, err := detect.ClassShare(ctx, model, def)
-		if err != nil {
-			return nil, err
-		}
-		r := v.Decide(share)
-		res.ClassShare = share
-		res.setModel(r)
-	case "nc":
-		if files, err = cfg.runNC(ctx, opts, res, model, exposed, def); err != nil {
-			return nil, err
-		}
-	case "mmbd":
-		mm := cfg.MMBD
-		if mm == nil {
-			mm = detect.NewMMBD()
-		}
-		prog := opts.progress("mmbd", 1)
-		mm.Progress = func(done, total int, status string) { prog.total = total; prog.Update(done, status) }
-		r, err := mm.Run(ctx, model, def)
-		if err != nil {
-			return nil, err
-		}
-		prog.Done("")
-		res.MMBD = r
-		res.setModel(&detect.ModelResult{Score: 1 - r.PValue, Threshold: 1 - r.Alpha, Backdoored: r.Backdoored, Target: r.Target})
-	case "strip", "cd":
+	if detect.IsSample(cfg.Method) {
 		test, err := d.Test.Select(fullTest)
 		if err != nil {
 			return nil, err
@@ -361,6 +299,8 @@ func Detect(ctx context.Context, cfg DetectConfig, opts Options) (*DetectResult,
 		}
 		s := res.Samples.AUROC
 		res.Score = &s
+	} else if files, err = cfg.runDetector(ctx, opts, res, model, exposed, def); err != nil {
+		return nil, err
 	}
 	if res.PredictedTarget != nil && res.TrueTarget != nil {
 		ok := *res.PredictedTarget == *res.TrueTarget
@@ -376,95 +316,100 @@ func Detect(ctx context.Context, cfg DetectConfig, opts Options) (*DetectResult,
 	return res, nil
 }
 
-func (res *DetectResult) setModel(r *detect.ModelResult) {
-	b, s, th := r.Backdoored, r.Score, r.Threshold
-	res.Backdoored, res.Score, res.Threshold = &b, &s, &th
+// record copies a detector's answer into the result: its target, and its
+// decision when it makes one.
+func (res *DetectResult) record(r *detect.Result) {
 	if r.Target >= 0 {
 		t := r.Target
 		res.PredictedTarget = &t
 	}
+	if r.Decides {
+		b, s, th := r.Backdoored, r.Score, r.Threshold
+		res.Backdoored, res.Score, res.Threshold = &b, &s, &th
+	}
+	res.Confidence, res.MMBD = r.Confidence, r.MMBD
+	if r.ClassShare != nil {
+		res.ClassShare = r.ClassShare
+	}
+	if res.NC != nil {
+		res.NC.Triggers, res.NC.Anomaly, res.NC.Gap = r.Triggers, r.Anomaly, r.Gap
+	}
 }
 
-// runNC recovers triggers and returns their images for the output folder.
-func (cfg *DetectConfig) runNC(ctx context.Context, opts Options, res *DetectResult, model nn.Module, exposed *Folder, def *data.Defense) (map[string][]byte, error) {
-	nc := cfg.NC
-	if nc == nil {
-		nc = detect.NewNeuralCleanse()
+// runDetector runs a model detector and records its answer. A Focuser
+// (nc) examines the given labels or, with an exposed run, the exposure's
+// first candidates. It returns the recovered triggers' images for the
+// output folder.
+func (cfg *DetectConfig) runDetector(ctx context.Context, opts Options, res *DetectResult, model nn.Module, exposed *Folder, def *data.Defense) (map[string][]byte, error) {
+	det, err := detect.New(cfg.Method, cfg.Params)
+	if err != nil {
+		return nil, err
 	}
-	out := &NCDetection{LabelFrom: "all", Labels: slices.Clone(cfg.Labels)}
-	switch {
-	case len(cfg.Labels) > 0:
-		out.LabelFrom = "given"
-	case exposed != nil:
-		em := model
-		if cfg.On != "exposed" {
-			var err error
-			if em, err = exposed.Model(); err != nil {
-				return nil, err
-			}
-		}
-		r, err := (detect.Label{}).DetectLabel(ctx, em, def)
-		if err != nil {
+	focus := &NCDetection{LabelFrom: "all"}
+	if f, ok := det.(detect.Focuser); ok {
+		if focus, err = cfg.focus(ctx, res, model, exposed, def); err != nil {
 			return nil, err
 		}
-		res.ClassShare = r.Scores
-		ranking, from, err := exposureRanking(exposed, r.Scores)
-		if err != nil {
-			return nil, err
-		}
-		k := cfg.Candidates
-		if k == 0 {
-			k = min(DefaultCandidates, len(ranking))
-		}
-		if k > len(ranking) {
-			return nil, fmt.Errorf("--candidates %d: the model has %d classes", k, len(ranking))
-		}
-		out.LabelFrom, out.Labels, out.Ranking = from, ranking[:k], ranking
+		f.Focus(focus.Labels, focus.Ranking != nil)
 	}
 	start := time.Now()
-	n := len(out.Labels)
-	if n == 0 {
-		n = def.Classes()
-	}
-	prog := opts.progress("nc", n*nc.Epochs)
-	nc.Progress = func(done, total int, status string) { prog.Update(done, status) }
-	trs, err := nc.Recover(ctx, model, def, out.Labels)
+	prog := opts.progress(cfg.Method, 1)
+	r, err := det.Detect(ctx, model, def, func(done, total int, status string) { prog.total = total; prog.Update(done, status) })
 	if err != nil {
 		return nil, err
 	}
 	prog.Done("")
-	out.Seconds = since(start)
-	out.Triggers = trs
-	out.Labels = out.Labels[:0]
-	for _, t := range trs {
-		out.Labels = append(out.Labels, t.Label)
+	if r.Triggers != nil {
+		focus.Seconds = since(start)
+		focus.Labels = focus.Labels[:0]
+		for _, t := range r.Triggers {
+			focus.Labels = append(focus.Labels, t.Label)
+		}
+		res.NC = focus
 	}
-	res.NC = out
-	if len(trs) >= 3 && (out.LabelFrom == "all" || out.LabelFrom == "given") {
-		an, err := nc.Anomalies(trs)
-		if err != nil {
+	res.record(r)
+	return triggerImages(r.Triggers)
+}
+
+// focus says which labels a focusing detector examines: those given, the
+// exposure's first Candidates (with the ranking they came from), or every
+// label.
+func (cfg *DetectConfig) focus(ctx context.Context, res *DetectResult, model nn.Module, exposed *Folder, def *data.Defense) (*NCDetection, error) {
+	switch {
+	case len(cfg.Labels) > 0:
+		return &NCDetection{LabelFrom: "given", Labels: slices.Clone(cfg.Labels)}, nil
+	case exposed == nil:
+		return &NCDetection{LabelFrom: "all"}, nil
+	}
+	em := model
+	if cfg.On != "exposed" {
+		var err error
+		if em, err = exposed.Model(); err != nil {
 			return nil, err
 		}
-		out.Anomaly = an
-		s, b, th := an.Max, an.Backdoored, an.Threshold
-		res.Score, res.Backdoored, res.Threshold = &s, &b, &th
-		t := an.Smallest
-		res.PredictedTarget = &t
-	} else if len(trs) >= 2 {
-		// Targeted NC over the exposure's candidates: the label with the
-		// smallest mask, backdoored when it stands far below the next.
-		g, err := nc.Gap(trs)
-		if err != nil {
-			return nil, err
-		}
-		out.Gap = g
-		s, b, th, t := g.Gap, g.Backdoored, g.Threshold, g.Target
-		res.Score, res.Backdoored, res.Threshold, res.PredictedTarget = &s, &b, &th, &t
-	} else {
-		// One label decides nothing; it is the predicted target.
-		t := trs[0].Label
-		res.PredictedTarget = &t
 	}
+	share, err := detect.ClassShare(ctx, em, def)
+	if err != nil {
+		return nil, err
+	}
+	res.ClassShare = share
+	ranking, from, err := exposureRanking(exposed, share)
+	if err != nil {
+		return nil, err
+	}
+	k := cfg.Candidates
+	if k == 0 {
+		k = min(DefaultCandidates, len(ranking))
+	}
+	if k > len(ranking) {
+		return nil, fmt.Errorf("--candidates %d: the model has %d classes", k, len(ranking))
+	}
+	return &NCDetection{LabelFrom: from, Labels: ranking[:k], Ranking: ranking}, nil
+}
+
+// triggerImages are the mask, pattern and trigger of every recovered
+// trigger as PNG files.
+func triggerImages(trs []*detect.Trigger) (map[string][]byte, error) {
 	files := map[string][]byte{}
 	for _, t := range trs {
 		for name, pic := range map[string]report.Picture{
@@ -504,26 +449,13 @@ func (cfg *DetectConfig) runSamples(ctx context.Context, opts Options, model nn.
 	inputs := detect.ImagesOf(clean)
 	inputs.Pix = append(inputs.Pix, bd.Images...)
 	inputs.N += bd.N
-	var sd detect.SampleDetector
-	var progress *detect.Progress
-	switch cfg.Method {
-	case "strip":
-		s := cfg.STRIP
-		if s == nil {
-			s = detect.NewSTRIP()
-		}
-		sd, progress = s, &s.Progress
-	default:
-		c := cfg.CD
-		if c == nil {
-			c = detect.NewCognitiveDistillation()
-		}
-		sd, progress = c, &c.Progress
+	sd, err := detect.NewSampler(cfg.Method, cfg.Params)
+	if err != nil {
+		return nil, err
 	}
 	prog := opts.progress(cfg.Method, inputs.N)
-	*progress = func(done, _ int, status string) { prog.Update(done, status) }
 	start := time.Now()
-	scores, err := sd.ScoreSamples(ctx, model, def, inputs)
+	scores, err := sd.ScoreSamples(ctx, model, def, inputs, func(done, _ int, status string) { prog.Update(done, status) })
 	if err != nil {
 		return nil, err
 	}

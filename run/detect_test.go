@@ -102,7 +102,7 @@ func TestNeuralCleanseRecoversPlantedTrigger(t *testing.T) {
 	m, def := newBandNet(), bandDefense(t)
 	nc := detect.NewNeuralCleanse()
 	nc.Epochs = 10
-	trs, err := nc.Recover(context.Background(), m, def, nil)
+	trs, err := nc.Recover(context.Background(), m, def, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,14 +137,14 @@ func TestNeuralCleanseRecoversPlantedTrigger(t *testing.T) {
 		}
 	}
 	// Targeted recovery gives the same trigger as the full run's.
-	one, err := nc.Recover(context.Background(), m, def, []int{0})
+	one, err := nc.Recover(context.Background(), m, def, []int{0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if one[0].L1 != tr.L1 || !slices.Equal(one[0].Mask, tr.Mask) {
 		t.Errorf("targeted NC: L1 %v, full NC %v", one[0].L1, tr.L1)
 	}
-	if _, err := nc.Recover(context.Background(), m, def, []int{5}); err == nil {
+	if _, err := nc.Recover(context.Background(), m, def, []int{5}, nil); err == nil {
 		t.Error("label 5 of a 5-class model accepted")
 	}
 }
@@ -166,11 +166,11 @@ func TestSampleDetectorsShapesAndDeterminism(t *testing.T) {
 		name string
 		d    detect.SampleDetector
 	}{{"strip", &detect.STRIP{N: 20, Seed: 3}}, {"cd", cd}} {
-		a, err := sd.d.ScoreSamples(context.Background(), m, def, x)
+		a, err := sd.d.ScoreSamples(context.Background(), m, def, x, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := sd.d.ScoreSamples(context.Background(), m, def, x)
+		b, _ := sd.d.ScoreSamples(context.Background(), m, def, x, nil)
 		if len(a) != x.N || !slices.Equal(a, b) {
 			t.Errorf("%s: %d scores for %d images, repeat equal %v", sd.name, len(a), x.N, slices.Equal(a, b))
 		}
@@ -188,8 +188,8 @@ func TestSampleDetectorsShapesAndDeterminism(t *testing.T) {
 	// Scores do not depend on which batch an image is in.
 	cd2 := *cd
 	cd2.BatchSize = 24
-	a, _ := cd.ScoreSamples(context.Background(), m, def, x)
-	b, _ := cd2.ScoreSamples(context.Background(), m, def, x)
+	a, _ := cd.ScoreSamples(context.Background(), m, def, x, nil)
+	b, _ := cd2.ScoreSamples(context.Background(), m, def, x, nil)
 	for i := range a {
 		if math.Abs(a[i]-b[i]) > 1e-3*math.Abs(a[i]) {
 			t.Errorf("cd: image %d scores %v in batches of 7, %v in one batch", i, a[i], b[i])
@@ -197,14 +197,14 @@ func TestSampleDetectorsShapesAndDeterminism(t *testing.T) {
 	}
 	// A model whose output does not fit is an error, not a panic.
 	bad := &detect.Images{Pix: make([]uint8, 3*5*5), N: 3, H: 5, W: 5, C: 1}
-	if _, err := (&detect.STRIP{N: 2}).ScoreSamples(context.Background(), m, def, bad); err == nil {
+	if _, err := (&detect.STRIP{N: 2}).ScoreSamples(context.Background(), m, def, bad, nil); err == nil {
 		t.Error("strip: images of another size accepted")
 	}
 }
 
 func TestLabelAndVarianceOnPlantedModel(t *testing.T) {
 	m, def := newBandNet(), bandDefense(t)
-	r, err := (detect.Label{}).DetectLabel(context.Background(), m, def)
+	r, err := (detect.Label{}).Detect(context.Background(), m, def, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,19 +215,19 @@ func TestLabelAndVarianceOnPlantedModel(t *testing.T) {
 		want[y] += 1 / float64(def.Len())
 	}
 	for c := range want {
-		if math.Abs(r.Scores[c]-want[c]) > 1e-9 {
-			t.Fatalf("class shares %v, want the label shares %v", r.Scores, want)
+		if math.Abs(r.ClassShare[c]-want[c]) > 1e-9 {
+			t.Fatalf("class shares %v, want the label shares %v", r.ClassShare, want)
 		}
 	}
-	mr, err := detect.NewVariance().DetectModel(context.Background(), m, def)
+	mr, err := detect.NewVariance().Detect(context.Background(), m, def, nil)
 	if err != nil || mr.Backdoored || math.Abs(mr.Score-detect.ShareVariance(want)) > 1e-12 {
 		t.Errorf("variance test on clean behaviour: %+v, %v", mr, err)
 	}
 	// Shift the bias towards class 3: every prediction collapses there.
 	m.FC.Bias.Value.Data[3] = 100
-	r, _ = (detect.Label{}).DetectLabel(context.Background(), m, def)
-	mr, _ = detect.NewVariance().DetectModel(context.Background(), m, def)
-	if r.Target != 3 || r.Confidence != 1 || !mr.Backdoored || mr.Target != 3 {
+	r, _ = (detect.Label{}).Detect(context.Background(), m, def, nil)
+	mr, _ = detect.NewVariance().Detect(context.Background(), m, def, nil)
+	if r.Target != 3 || *r.Confidence != 1 || !mr.Backdoored || mr.Target != 3 {
 		t.Errorf("collapsed model: label %+v, variance %+v", r, mr)
 	}
 }
@@ -236,7 +236,7 @@ func TestMMBDOnPlantedModel(t *testing.T) {
 	m, def := newBandNet(), bandDefense(t)
 	mm := detect.NewMMBD()
 	mm.Steps = 50
-	r, err := mm.Run(context.Background(), m, def)
+	r, err := mm.Run(context.Background(), m, def, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -244,7 +244,7 @@ func TestMMBDOnPlantedModel(t *testing.T) {
 	if r.Target != 0 || !r.Backdoored || len(r.Margins) != bandClasses {
 		t.Errorf("MMBD: %+v; want target 0", r)
 	}
-	r2, _ := mm.Run(context.Background(), m, def)
+	r2, _ := mm.Run(context.Background(), m, def, nil)
 	if !slices.Equal(r.Margins, r2.Margins) || r.PValue != r2.PValue {
 		t.Errorf("MMBD repeats differently: %v then %v", r.Margins, r2.Margins)
 	}

@@ -85,8 +85,11 @@ func (f *Folder) Model() (nn.Module, error) {
 
 // Data loads the run's dataset, both full splits, normalised as the run's
 // model expects.
-func (f *Folder) Data() (train, test *data.Dataset, err error) {
-	d := f.Manifest.Dataset
+func (f *Folder) Data() (train, test *data.Dataset, err error) { return f.Manifest.Dataset.Load() }
+
+// Load loads the dataset the info describes, both full splits, normalised
+// as recorded.
+func (d DatasetInfo) Load() (train, test *data.Dataset, err error) {
 	return loadData(d.Name, d.Dir, d.Mean, d.Std)
 }
 

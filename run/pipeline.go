@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -85,11 +86,10 @@ func ParsePipeline(b []byte) (PipelineConfig, error) {
 // PipelineFile is the summary a pipeline writes into its folder.
 const PipelineFile = "pipeline.json"
 
-// The run folders a pipeline writes under its folder.
+// The run folders a pipeline writes under its folder besides the chain's
+// (ChainExposed, ChainDetect).
 const (
 	PipelineSuspect = "suspect"
-	PipelineExposed = "exposed"
-	PipelineDetect  = "detect"
 	PipelineRemoved = "removed"
 )
 
@@ -140,9 +140,10 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, opts Options) (*PipelineR
 		return nil, errors.New("no output folder given (--out)")
 	}
 	res := &PipelineResult{Config: cfg, Engine: CurrentEngine()}
-	stage := func(name string, n int) {
+	stages := []string{"suspect", "expose", "detect", "remove"}
+	stage := func(name string) {
 		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "pipeline %d/4: %s\n", n, name)
+			fmt.Fprintf(opts.Progress, "pipeline %d/%d: %s\n", slices.Index(stages, name)+1, len(stages), name)
 		}
 	}
 	sub := func(name string) Options {
@@ -160,7 +161,7 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, opts Options) (*PipelineR
 		return nil, err
 	}
 
-	stage("suspect", 1)
+	stage("suspect")
 	t0 := time.Now()
 	res.Suspect = cfg.Suspect
 	if res.Suspect == "" {
@@ -187,42 +188,33 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, opts Options) (*PipelineR
 		res.Attack, res.InitialASR, res.ASR = own.Name, &asr, &asr
 	}
 
-	stage("expose", 2)
-	exposed := filepath.Join(opts.Out, PipelineExposed)
-	ex, err := Expose(ctx, ExposeConfig{Run: res.Suspect, Method: cfg.Expose.Name, Params: cfg.Expose.Params,
-		DefenseSize: cfg.DefenseSize, Seed: cfg.DefenseSeed}, sub(PipelineExposed))
+	chain := &Chain{Suspect: res.Suspect, Dir: opts.Out, Expose: cfg.Expose, Candidates: cfg.Candidates,
+		DefenseSize: cfg.DefenseSize, DefenseSeed: cfg.DefenseSeed,
+		Stage: stage}
+	ex, det, err := chain.Detect(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("expose: %w", err)
+		return nil, err
 	}
-	res.Stages = append(res.Stages, StageTime{"expose", ex.Seconds})
-
-	stage("detect", 3)
-	det, err := Detect(ctx, DetectConfig{Run: res.Suspect, Exposed: exposed, Method: "nc", Candidates: cfg.Candidates}, sub(PipelineDetect))
-	if err != nil {
-		return nil, fmt.Errorf("detect: %w", err)
-	}
-	res.Stages = append(res.Stages, StageTime{"detect", det.Seconds})
-	res.PredictedTarget, res.Candidates = *det.PredictedTarget, det.NC.Labels
+	res.Stages = append(res.Stages, StageTime{"expose", ex.Seconds}, StageTime{"detect", det.Seconds})
+	res.PredictedTarget = *det.PredictedTarget
+	res.Candidates = det.NC.Labels
 	res.TrueTarget, res.TargetCorrect = det.TrueTarget, det.TargetCorrect
-	if g := det.NC.Gap; g != nil {
-		res.Gap, res.Backdoored = g.Gap, g.Backdoored
-	} else {
-		// One candidate decides nothing: go on as if backdoored.
-		res.Backdoored = true
+	// One candidate decides nothing: go on as if backdoored.
+	res.Backdoored = det.Backdoored == nil || *det.Backdoored
+	if det.Score != nil {
+		res.Gap = *det.Score
 	}
 	for _, t := range det.NC.Triggers {
 		if t.Label == res.PredictedTarget {
 			res.MaskL1 = t.L1
 		}
 	}
-	res.TriggerImage = filepath.Join(opts.Out, PipelineDetect, fmt.Sprintf("trigger_%d.png", res.PredictedTarget))
+	res.TriggerImage = filepath.Join(chain.Detected(), fmt.Sprintf("trigger_%d.png", res.PredictedTarget))
 
 	if res.Backdoored || cfg.RemoveAlways {
-		stage("remove", 4)
-		rm, err := Remove(ctx, RemoveConfig{Run: res.Suspect, Exposed: exposed, Trigger: filepath.Join(opts.Out, PipelineDetect),
-			Method: cfg.Remove.Name, Params: cfg.Remove.Params}, sub(PipelineRemoved))
+		rm, err := chain.Remove(ctx, cfg.Remove, filepath.Join(opts.Out, PipelineRemoved), opts)
 		if err != nil {
-			return nil, fmt.Errorf("remove: %w", err)
+			return nil, err
 		}
 		res.Removed, res.Pruned, res.Gated = true, rm.Pruned, rm.Gated
 		res.InitialCleanAcc, res.InitialASR = rm.InitialCleanAcc, rm.InitialASR

@@ -1,21 +1,18 @@
 package run
 
 import (
-	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"ebyd/internal/atomicfile"
 	"ebyd/remove"
-	"ebyd/report"
 )
 
 // RemoveBenchConfig runs removal methods against backdoored runs, all with
@@ -151,33 +148,16 @@ func (cfg *RemoveBenchConfig) suspect(ctx context.Context, f *Folder, name, dir 
 	}
 	// The exposure and the recovered trigger: a detection benchmark's, or
 	// made here once.
-	exposed, trigger := filepath.Join(dir, benchExposed), filepath.Join(dir, benchEBYD)
+	chain := &Chain{Suspect: f.Dir, Dir: dir, DefenseSize: cfg.DefenseSize, DefenseSeed: cfg.DefenseSeed, Reuse: !opts.Force}
 	if cfg.Detection != "" {
-		exposed, trigger = filepath.Join(cfg.Detection, name, benchExposed), filepath.Join(cfg.Detection, name, benchEBYD)
-	}
-	if _, err := Open(exposed); err != nil || opts.Force && cfg.Detection == "" {
-		if cfg.Detection != "" {
-			return row, fmt.Errorf("the detection benchmark %s has no exposure of %s: %w", cfg.Detection, name, err)
-		}
-		if _, err := Expose(ctx, ExposeConfig{Run: f.Dir, DefenseSize: cfg.DefenseSize, Seed: cfg.DefenseSeed}, sub(benchExposed)); err != nil {
-			return row, fmt.Errorf("expose: %w", err)
+		chain.Dir, chain.Reuse = filepath.Join(cfg.Detection, name), true
+		if err := chain.Done(); err != nil {
+			return row, fmt.Errorf("the detection benchmark %s has no exposure and targeted NC of %s: %w", cfg.Detection, name, err)
 		}
 	}
-	if _, err := Open(trigger); err != nil || opts.Force && cfg.Detection == "" {
-		if cfg.Detection != "" {
-			return row, fmt.Errorf("the detection benchmark %s has no targeted NC of %s: %w", cfg.Detection, name, err)
-		}
-		if _, err := Detect(ctx, DetectConfig{Run: f.Dir, Exposed: exposed, Method: "nc"}, sub(benchEBYD)); err != nil {
-			return row, fmt.Errorf("targeted nc: %w", err)
-		}
-	}
-	b, err := os.ReadFile(filepath.Join(trigger, DetectFile))
+	_, det, err := chain.Detect(ctx, opts)
 	if err != nil {
 		return row, err
-	}
-	var det DetectResult
-	if err := json.Unmarshal(b, &det); err != nil || det.PredictedTarget == nil {
-		return row, fmt.Errorf("%s: no predicted target (%v)", trigger, err)
 	}
 	row.DetectedTarget = *det.PredictedTarget
 
@@ -185,13 +165,17 @@ func (cfg *RemoveBenchConfig) suspect(ctx context.Context, f *Folder, name, dir 
 		out := filepath.Join(dir, "remove-"+method)
 		rf, err := Open(out)
 		if err != nil || opts.Force {
-			rc := RemoveConfig{Run: f.Dir, Exposed: exposed, Trigger: trigger, Method: method, Params: cfg.Params[method]}
-			if !remove.NeedsExposed(method) {
-				// The baselines get the same defense images, drawn alike,
-				// and neither the exposure nor the recovered trigger.
-				rc.Exposed, rc.Trigger, rc.DefenseSize, rc.Seed = "", "", orDefault(cfg.DefenseSize, DefaultDefenseSize), cfg.DefenseSeed
+			m := Method{Name: method, Params: cfg.Params[method]}
+			if remove.NeedsExposed(method) {
+				_, err = chain.Remove(ctx, m, out, opts)
+			} else {
+				// The baselines are not part of the chain: they get the
+				// same defense images, drawn alike, and neither the
+				// exposure nor the recovered trigger.
+				rc := RemoveConfig{Run: f.Dir, Method: method, Params: m.Params, DefenseSize: cmp.Or(cfg.DefenseSize, DefaultDefenseSize), Seed: cfg.DefenseSeed}
+				_, err = Remove(ctx, rc, sub("remove-"+method))
 			}
-			if _, err := Remove(ctx, rc, sub("remove-"+method)); err != nil {
+			if err != nil {
 				return row, fmt.Errorf("%s: %w", method, err)
 			}
 			if rf, err = Open(out); err != nil {
@@ -203,112 +187,4 @@ func (cfg *RemoveBenchConfig) suspect(ctx context.Context, f *Folder, name, dir 
 			Pruned: int(mm.Metrics["pruned"]), Seconds: mm.Seconds["total"], Procs: mm.Engine.GOMAXPROCS})
 	}
 	return row, nil
-}
-
-// WriteRemovalDoc writes the tables of a removal benchmark folder into the
-// document's generated section "removal tables".
-func WriteRemovalDoc(bench, doc string) error {
-	raw, err := os.ReadFile(filepath.Join(bench, RemoveBenchFile))
-	if err != nil {
-		return fmt.Errorf("%s: %w (run the benchmark first: ebyd bench removal --out %s)", bench, err, bench)
-	}
-	var res RemoveBenchResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(bench, RemoveBenchFile), err)
-	}
-	if len(res.Rows) == 0 {
-		return fmt.Errorf("%s holds no rows", bench)
-	}
-	var b strings.Builder
-	e := res.Engine
-	var procs []int
-	for _, r := range res.Rows {
-		for _, c := range r.Results {
-			if !slices.Contains(procs, c.Procs) {
-				procs = append(procs, c.Procs)
-			}
-		}
-	}
-	slices.Sort(procs)
-	fmt.Fprintf(&b, "Defense set: %d clean training images (seed %d), the same for every method. CA and ASR on the full test split "+
-		"(ASR: triggered test images whose label is not the target). Engine: %s BLAS, %s convolutions, GOMAXPROCS %s; seconds are wall-clock "+
-		"per removal (the exposure and trigger recovery ebyd-rnp builds on are not included: see docs/detection.md).\n\n",
-		orDefault(res.Config.DefenseSize, DefaultDefenseSize), res.Config.DefenseSeed, e.BLAS, e.Conv, strings.Trim(fmt.Sprint(procs), "[]"))
-	if len(res.Config.Params) > 0 {
-		b.WriteString("Parameters other than the defaults: ")
-		var ps []string
-		for m, p := range res.Config.Params {
-			var c bytes.Buffer
-			if json.Compact(&c, p) != nil {
-				c.Reset()
-				c.Write(p)
-			}
-			ps = append(ps, fmt.Sprintf("%s `%s`", m, c.String()))
-		}
-		slices.Sort(ps)
-		b.WriteString(strings.Join(ps, "; ") + ".\n\n")
-	}
-	methods := res.Config.Methods
-	header := []string{"method"}
-	for _, r := range res.Rows {
-		header = append(header, r.Name)
-	}
-	header = append(header, "mean", "mean s")
-	for _, part := range []struct {
-		title string
-		cell  func(r RemoveBenchRow, c RemoveBenchCell) float64
-		base  func(r RemoveBenchRow) float64
-	}{
-		{"ASR after removal (%)", func(_ RemoveBenchRow, c RemoveBenchCell) float64 { return 100 * c.ASR }, func(r RemoveBenchRow) float64 { return 100 * r.ASR }},
-		{"CA drop (points; negative: CA rose)", func(r RemoveBenchRow, c RemoveBenchCell) float64 { return 100 * (r.CleanAcc - c.CleanAcc) }, nil},
-		{"CA after removal (%)", func(_ RemoveBenchRow, c RemoveBenchCell) float64 { return 100 * c.CleanAcc }, func(r RemoveBenchRow) float64 { return 100 * r.CleanAcc }},
-	} {
-		fmt.Fprintf(&b, "#### %s\n\n", part.title)
-		var rows [][]string
-		if part.base != nil {
-			row := []string{"(suspect)"}
-			var sum float64
-			for _, r := range res.Rows {
-				v := part.base(r)
-				sum += v
-				row = append(row, fmt.Sprintf("%.2f", v))
-			}
-			rows = append(rows, append(row, fmt.Sprintf("%.2f", sum/float64(len(res.Rows))), "-"))
-		}
-		for _, m := range methods {
-			row := []string{m}
-			var sum, secs float64
-			n := 0
-			for _, r := range res.Rows {
-				i := slices.IndexFunc(r.Results, func(c RemoveBenchCell) bool { return c.Method == m })
-				if i < 0 {
-					row = append(row, "-")
-					continue
-				}
-				v := part.cell(r, r.Results[i])
-				sum, secs, n = sum+v, secs+r.Results[i].Seconds, n+1
-				row = append(row, fmt.Sprintf("%.2f", v))
-			}
-			mean, ms := math.NaN(), math.NaN()
-			if n > 0 {
-				mean, ms = sum/float64(n), secs/float64(n)
-			}
-			rows = append(rows, append(row, fmt.Sprintf("**%.2f**", mean), fmt.Sprintf("%.0f", ms)))
-		}
-		b.WriteString(report.Table(header, rows))
-		b.WriteString("\n")
-	}
-	b.WriteString("#### Suspects\n\n")
-	var rows [][]string
-	for _, r := range res.Rows {
-		pr := ""
-		for _, c := range r.Results {
-			if c.Pruned > 0 {
-				pr += fmt.Sprintf("%s %d, ", c.Method, c.Pruned)
-			}
-		}
-		rows = append(rows, []string{r.Name, r.Attack, fmt.Sprint(r.Target), mark(r.DetectedTarget, &r.Target), pct(r.CleanAcc), pct(r.ASR), strings.TrimSuffix(pr, ", ")})
-	}
-	b.WriteString(report.Table([]string{"suspect", "attack", "target", "detected target (trigger unlearned)", "CA", "ASR", "channels pruned"}, rows))
-	return report.Splice(doc, "removal tables", b.String())
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"ebyd/benchdoc"
 	"ebyd/run"
 )
 
@@ -41,7 +42,7 @@ the same test image; text outside the section is kept.`,
 			}
 			if doc != "" {
 				grids := append([]string{out}, docGrids...)
-				if err := run.WriteAttackDoc(run.AttackDocConfig{Grids: grids, Doc: doc, Image: image}); err != nil {
+				if err := (benchdoc.Attacks{Grids: grids, Doc: doc, Image: image}).Write(); err != nil {
 					return err
 				}
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"ebyd/benchdoc"
 	"ebyd/run"
 )
 
@@ -54,7 +55,7 @@ from the runs by the benchmark, never by the detectors.`,
 				return err
 			}
 			if doc != "" {
-				if err := run.WriteDetectionDoc(out, doc); err != nil {
+				if err := benchdoc.Detection(out, doc); err != nil {
 					return err
 				}
 			}

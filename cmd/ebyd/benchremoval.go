@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"ebyd/benchdoc"
 	"ebyd/remove"
 	"ebyd/run"
 )
@@ -54,7 +55,7 @@ Markdown file's generated section.`,
 				return err
 			}
 			if doc != "" {
-				if err := run.WriteRemovalDoc(out, doc); err != nil {
+				if err := benchdoc.Removal(out, doc); err != nil {
 					return err
 				}
 			}

@@ -22,7 +22,7 @@ func TestBenchRemoval(t *testing.T) {
 	if r["attack"] != "badnets" || len(r["results"].([]any)) != 2 || r["detected_target"] == nil {
 		t.Errorf("row: %v", r)
 	}
-	for _, d := range []string{"exposed", "nc-targeted", "remove-ebyd-rnp", "remove-ft"} {
+	for _, d := range []string{"exposed", "detect", "remove-ebyd-rnp", "remove-ft"} {
 		if _, err := os.Stat(filepath.Join(out, "bd", d, "run.json")); err != nil {
 			t.Error(err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -64,27 +65,22 @@ nc, mask_L.png, pattern_L.png and trigger_L.png per label.`,
 					return usageError{fmt.Errorf("--%s is for --method %s", flag, strings.Join(methods, " or "))}
 				}
 			}
-			switch m {
-			case "nc":
-				cfg.NC = detect.NewNeuralCleanse()
-				if f.Changed("epochs") {
-					cfg.NC.Epochs = epochs
+			// The flags are the method's parameters of the same meaning.
+			params := map[string]int{}
+			for flag, p := range map[string]struct {
+				name string
+				v    int
+			}{"epochs": {"epochs", epochs}, "steps": {"steps", steps}, "blends": {"n", blends}} {
+				if f.Changed(flag) {
+					params[p.name] = p.v
 				}
-			case "mmbd":
-				cfg.MMBD = detect.NewMMBD()
-				if f.Changed("steps") {
-					cfg.MMBD.Steps = steps
+			}
+			if len(params) > 0 {
+				b, err := json.Marshal(params)
+				if err != nil {
+					return err
 				}
-			case "cd":
-				cfg.CD = detect.NewCognitiveDistillation()
-				if f.Changed("steps") {
-					cfg.CD.Steps = steps
-				}
-			case "strip":
-				cfg.STRIP = detect.NewSTRIP()
-				if f.Changed("blends") {
-					cfg.STRIP.N = blends
-				}
+				cfg.Params = b
 			}
 			res, err := run.Detect(c.Context(), cfg, options(c, g, out, force))
 			if err != nil {

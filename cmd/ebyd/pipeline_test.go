@@ -37,7 +37,7 @@ func TestPipeline(t *testing.T) {
 		len(res["candidates"].([]any)) != run.DefaultCandidates || len(res["stages"].([]any)) != 4 || res["reused_suspect"] != false {
 		t.Errorf("pipeline: %v", res)
 	}
-	for _, d := range []string{run.PipelineSuspect, run.PipelineExposed, run.PipelineDetect, run.PipelineRemoved} {
+	for _, d := range []string{run.PipelineSuspect, run.ChainExposed, run.ChainDetect, run.PipelineRemoved} {
 		if f, err := run.Open(filepath.Join(out, d)); err != nil {
 			t.Error(err)
 		} else if d != run.PipelineSuspect && f.Manifest.Parent != filepath.Join(out, run.PipelineSuspect) {
