@@ -17,8 +17,8 @@ import (
 // default exposure. It is the seed's objective (gradient ascent on the
 // clean cross-entropy of the defense images, every parameter, Adam with
 // coupled weight decay 5e-4, batch 128, the network in evaluation mode)
-// with three changes, each measured on trained MNIST models (package
-// documentation):
+// with three changes, each measured on trained MNIST models
+// (docs/exposure.md):
 //
 //  1. Perturbed inputs. A backdoor's pathway is silent on clean images (its
 //     units do not fire), so the gradient of the clean loss never reaches

@@ -62,8 +62,8 @@ func init() {
 		}
 	})
 	register("ebyd-rnp", func() Remover {
-		// Pruning alone leaves most MNIST backdoors in place (see the
-		// package documentation); ten epochs of fine-tuning that unlearn
+		// Pruning alone leaves most MNIST backdoors in place (see
+		// docs/removal.md); ten epochs of fine-tuning that unlearn
 		// the recovered trigger on a fifth of each batch take them out.
 		p := defaultPruning()
 		p.Finetune.Epochs, p.TriggerShare = 10, 0.2

@@ -72,10 +72,11 @@ func newRoot(args []string, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ebyd",
 		Short: "Expose Before You Defend: backdoor attacks and defenses for neural networks",
-		Long: `ebyd trains, imports, exports and benchmarks image classifiers for backdoor
-research. Each stage writes a run folder (run.json + model.safetensors) that
-the next stage reads. Progress goes to stderr; results go to stdout as a
-table and, with --json, as one JSON object on the last line.`,
+		Long: `ebyd trains image classifiers, plants backdoors in them, and exposes,
+detects and removes those backdoors. Each stage writes a run folder
+(run.json + model.safetensors) that the next stage reads. Progress goes to
+stderr; results go to stdout as a table and, with --json, as one JSON
+object on the last line.`,
 		SilenceErrors: true,
 		SilenceUsage:  true,
 	}
