@@ -16,8 +16,11 @@
 //
 // The stages that write a run folder are Train, Import, Expose, Detect and
 // Remove; each takes a config, whose defaults are filled in and recorded,
-// and Options (output folder, force, progress). Pipeline runs the chain,
-// writing one run folder per stage into its output folder. Export writes a
+// and Options (output folder, force, progress). Chain is EBYD's defence in
+// its one stage order (expose, targeted detection, removal); Pipeline runs
+// it on a suspect it trains or is given, and the benchmarks (AttackGrid,
+// DetectBench, RemoveBench) run it over pools of runs, whose documents
+// package benchdoc writes. Export writes a
 // run's model as a PyTorch state_dict, and Eval measures an existing run
 // again. This package loads the datasets, draws the defense set and builds
 // the triggered test sets: the methods of packages expose, detect and
