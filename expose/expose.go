@@ -22,6 +22,14 @@ type Exposer interface {
 	Expose(ctx context.Context, m nn.Module, d *data.Defense, env Env) (*Trace, error)
 }
 
+// A Stepped exposure has a learning rate a caller may lower, so that an
+// exposure that diverged can run again with smaller steps.
+type Stepped interface {
+	Exposer
+	Rate() float64
+	SetRate(lr float64)
+}
+
 // Env is what the caller gives an exposure besides the model and the data.
 type Env struct {
 	// Seed fixes every random draw of the method (batch order, random

@@ -53,3 +53,8 @@ func (c *RNPUnlearn) Expose(ctx context.Context, m nn.Module, d *data.Defense, e
 	}
 	return l.run(ctx, m, d, env)
 }
+
+// Rate and SetRate implement Stepped.
+func (c *RNPUnlearn) Rate() float64 { return c.LR }
+
+func (c *RNPUnlearn) SetRate(lr float64) { c.LR = lr }

@@ -7,19 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"image/png"
-	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"ebyd/attack"
-	"ebyd/data"
 	"ebyd/detect"
-	"ebyd/metrics"
-	"ebyd/nn"
 	"ebyd/report"
 )
 
@@ -139,18 +132,6 @@ type NCDetection struct {
 	// first, when the labels came from it.
 	Ranking []int   `json:"ranking,omitempty"`
 	Seconds float64 `json:"seconds"`
-}
-
-// SampleDetection is a sample detector's part of a result: the scores of
-// clean and triggered test images and how well they separate.
-type SampleDetection struct {
-	Clean     int       `json:"clean_images"`
-	Triggered int       `json:"triggered_images"`
-	AUROC     float64   `json:"auroc"`
-	CleanMean float64   `json:"clean_mean_score"`
-	TrigMean  float64   `json:"triggered_mean_score"`
-	Scores    []float64 `json:"-"` // clean first, then triggered
-	Seconds   float64   `json:"seconds"`
 }
 
 func (cfg *DetectConfig) check() error {
@@ -334,219 +315,6 @@ func (res *DetectResult) record(r *detect.Result) {
 	if res.NC != nil {
 		res.NC.Triggers, res.NC.Anomaly, res.NC.Gap = r.Triggers, r.Anomaly, r.Gap
 	}
-}
-
-// runDetector runs a model detector and records its answer. A Focuser
-// (nc) examines the given labels or, with an exposed run, the exposure's
-// first candidates. It returns the recovered triggers' images for the
-// output folder.
-func (cfg *DetectConfig) runDetector(ctx context.Context, opts Options, res *DetectResult, model nn.Module, exposed *Folder, def *data.Defense) (map[string][]byte, error) {
-	det, err := detect.New(cfg.Method, cfg.Params)
-	if err != nil {
-		return nil, err
-	}
-	focus := &NCDetection{LabelFrom: "all"}
-	if f, ok := det.(detect.Focuser); ok {
-		if focus, err = cfg.focus(ctx, res, model, exposed, def); err != nil {
-			return nil, err
-		}
-		f.Focus(focus.Labels, focus.Ranking != nil)
-	}
-	start := time.Now()
-	prog := opts.progress(cfg.Method, 1)
-	r, err := det.Detect(ctx, model, def, func(done, total int, status string) { prog.total = total; prog.Update(done, status) })
-	if err != nil {
-		return nil, err
-	}
-	prog.Done("")
-	if r.Triggers != nil {
-		focus.Seconds = since(start)
-		focus.Labels = focus.Labels[:0]
-		for _, t := range r.Triggers {
-			focus.Labels = append(focus.Labels, t.Label)
-		}
-		res.NC = focus
-	}
-	res.record(r)
-	return triggerImages(r.Triggers)
-}
-
-// focus says which labels a focusing detector examines: those given, the
-// exposure's first Candidates (with the ranking they came from), or every
-// label.
-func (cfg *DetectConfig) focus(ctx context.Context, res *DetectResult, model nn.Module, exposed *Folder, def *data.Defense) (*NCDetection, error) {
-	switch {
-	case len(cfg.Labels) > 0:
-		return &NCDetection{LabelFrom: "given", Labels: slices.Clone(cfg.Labels)}, nil
-	case exposed == nil:
-		return &NCDetection{LabelFrom: "all"}, nil
-	}
-	em := model
-	if cfg.On != "exposed" {
-		var err error
-		if em, err = exposed.Model(); err != nil {
-			return nil, err
-		}
-	}
-	share, err := detect.ClassShare(ctx, em, def)
-	if err != nil {
-		return nil, err
-	}
-	res.ClassShare = share
-	ranking, from, err := exposureRanking(exposed, share)
-	if err != nil {
-		return nil, err
-	}
-	k := cfg.Candidates
-	if k == 0 {
-		k = min(DefaultCandidates, len(ranking))
-	}
-	if k > len(ranking) {
-		return nil, fmt.Errorf("--candidates %d: the model has %d classes", k, len(ranking))
-	}
-	return &NCDetection{LabelFrom: from, Labels: ranking[:k], Ranking: ranking}, nil
-}
-
-// triggerImages are the mask, pattern and trigger of every recovered
-// trigger as PNG files.
-func triggerImages(trs []*detect.Trigger) (map[string][]byte, error) {
-	files := map[string][]byte{}
-	for _, t := range trs {
-		for name, pic := range map[string]report.Picture{
-			fmt.Sprintf("mask_%d.png", t.Label):    {Pix: t.MaskImage(), H: t.H, W: t.W, C: 1},
-			fmt.Sprintf("pattern_%d.png", t.Label): {Pix: t.PatternImage(), H: t.H, W: t.W, C: t.C},
-			fmt.Sprintf("trigger_%d.png", t.Label): {Pix: t.TriggerImage(), H: t.H, W: t.W, C: t.C},
-		} {
-			b, err := encodePNG(pic)
-			if err != nil {
-				return nil, err
-			}
-			files[name] = b
-		}
-	}
-	return files, nil
-}
-
-// runSamples scores a seeded subset of clean test images and the same
-// images triggered; only the unlabelled pixels reach the detector.
-func (cfg *DetectConfig) runSamples(ctx context.Context, opts Options, model nn.Module, def *data.Defense,
-	test *data.Dataset, own *AttackConfig, trig attack.Trigger) (*SampleDetection, error) {
-	clean, _, err := subset(test, cfg.Samples, cfg.SampleSeed, "test")
-	if err != nil {
-		return nil, err
-	}
-	mode := own.Mode
-	if mode == "" {
-		mode = attack.All2One
-	}
-	bd, err := attack.TestSet(clean, trig, attack.Poisoning{Mode: mode, Target: own.Target, Rate: 1})
-	if err != nil {
-		return nil, err
-	}
-	if bd.N == 0 {
-		return nil, fmt.Errorf("none of the %d test images scored can carry the trigger (all are of the target class); raise --samples", clean.N)
-	}
-	inputs := detect.ImagesOf(clean)
-	inputs.Pix = append(inputs.Pix, bd.Images...)
-	inputs.N += bd.N
-	sd, err := detect.NewSampler(cfg.Method, cfg.Params)
-	if err != nil {
-		return nil, err
-	}
-	prog := opts.progress(cfg.Method, inputs.N)
-	start := time.Now()
-	scores, err := sd.ScoreSamples(ctx, model, def, inputs, func(done, _ int, status string) { prog.Update(done, status) })
-	if err != nil {
-		return nil, err
-	}
-	prog.Done("")
-	positive := make([]bool, inputs.N)
-	var cm, tm float64
-	for i, s := range scores {
-		if i >= clean.N {
-			positive[i] = true
-			tm += s
-		} else {
-			cm += s
-		}
-	}
-	return &SampleDetection{
-		Clean: clean.N, Triggered: bd.N, AUROC: metrics.AUROC(scores, positive),
-		CleanMean: cm / float64(clean.N), TrigMean: tm / math.Max(1, float64(bd.N)),
-		Scores: scores, Seconds: since(start),
-	}, nil
-}
-
-// exposureRanking ranks the labels as backdoor targets by the exposure:
-// the exposed run's own candidates when it has them, else the class shares
-// (largest first, ties by label).
-func exposureRanking(exposed *Folder, share []float64) ([]int, string, error) {
-	b, err := os.ReadFile(filepath.Join(exposed.Dir, CandidatesFile))
-	if err == nil {
-		var c candidatesFile
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, "", fmt.Errorf("%s: %w", filepath.Join(exposed.Dir, CandidatesFile), err)
-		}
-		var ranking []int
-		seen := map[int]bool{}
-		for _, cand := range c.Candidates {
-			if cand.Label < 0 || cand.Label >= len(share) || seen[cand.Label] {
-				return nil, "", fmt.Errorf("%s: bad candidate label %d", filepath.Join(exposed.Dir, CandidatesFile), cand.Label)
-			}
-			seen[cand.Label] = true
-			ranking = append(ranking, cand.Label)
-		}
-		if len(ranking) > 0 {
-			return ranking, "exposed", nil
-		}
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, "", err
-	}
-	ranking := make([]int, len(share))
-	for i := range ranking {
-		ranking[i] = i
-	}
-	slices.SortStableFunc(ranking, func(a, b int) int {
-		switch {
-		case share[a] > share[b]:
-			return -1
-		case share[a] < share[b]:
-			return 1
-		}
-		return 0
-	})
-	return ranking, "exposed class share", nil
-}
-
-// openExposed opens the exposed run folder and checks that it was derived
-// from the suspect run.
-func openExposed(dir string, suspect *Folder) (*Folder, error) {
-	f, err := Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("--exposed: %w", err)
-	}
-	parent := f.Manifest.Parent
-	if parent == "" {
-		return nil, fmt.Errorf("--exposed %s was not derived from a run (its %s names no parent); give the folder ebyd expose wrote for %s", dir, ManifestFile, suspect.Dir)
-	}
-	if !derivedFrom(f, suspect) {
-		return nil, fmt.Errorf("--exposed %s was derived from %s, not from the suspect run %s", dir, parent, suspect.Dir)
-	}
-	if f.Manifest.Model.Arch != suspect.Manifest.Model.Arch || f.Manifest.Model.Classes != suspect.Manifest.Model.Classes {
-		return nil, fmt.Errorf("--exposed %s holds a %s with %d classes, the suspect run a %s with %d", dir,
-			f.Manifest.Model.Arch, f.Manifest.Model.Classes, suspect.Manifest.Model.Arch, suspect.Manifest.Model.Classes)
-	}
-	return f, nil
-}
-
-// sameDir reports whether a and b name the same existing directory.
-func sameDir(a, b string) bool {
-	sa, err := os.Stat(a)
-	if err != nil {
-		return false
-	}
-	sb, err := os.Stat(b)
-	return err == nil && os.SameFile(sa, sb)
 }
 
 func encodePNG(p report.Picture) ([]byte, error) {

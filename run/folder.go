@@ -254,3 +254,34 @@ func derivedFrom(f, parent *Folder) bool {
 	d, err := parent.modelDigest()
 	return err == nil && d == f.Manifest.ParentModel
 }
+
+// openExposed opens the exposed run folder and checks that it was derived
+// from the suspect run.
+func openExposed(dir string, suspect *Folder) (*Folder, error) {
+	f, err := Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("--exposed: %w", err)
+	}
+	parent := f.Manifest.Parent
+	if parent == "" {
+		return nil, fmt.Errorf("--exposed %s was not derived from a run (its %s names no parent); give the folder ebyd expose wrote for %s", dir, ManifestFile, suspect.Dir)
+	}
+	if !derivedFrom(f, suspect) {
+		return nil, fmt.Errorf("--exposed %s was derived from %s, not from the suspect run %s", dir, parent, suspect.Dir)
+	}
+	if f.Manifest.Model.Arch != suspect.Manifest.Model.Arch || f.Manifest.Model.Classes != suspect.Manifest.Model.Classes {
+		return nil, fmt.Errorf("--exposed %s holds a %s with %d classes, the suspect run a %s with %d", dir,
+			f.Manifest.Model.Arch, f.Manifest.Model.Classes, suspect.Manifest.Model.Arch, suspect.Manifest.Model.Classes)
+	}
+	return f, nil
+}
+
+// sameDir reports whether a and b name the same existing directory.
+func sameDir(a, b string) bool {
+	sa, err := os.Stat(a)
+	if err != nil {
+		return false
+	}
+	sb, err := os.Stat(b)
+	return err == nil && os.SameFile(sa, sb)
+}

@@ -327,23 +327,24 @@ func recoveredTrigger(dir string, suspect *Folder) (*remove.Trigger, error) {
 // with the learning rate halved, up to the retries the method allows.
 func unlearnAndRemove(ctx context.Context, u remove.Unlearner, f *Folder, model nn.Module, def *data.Defense, env remove.Env) (*remove.Report, nn.Module, error) {
 	name, params, retries := u.Unlearning()
-	var p map[string]any
-	if err := json.Unmarshal(params, &p); err != nil {
-		return nil, nil, fmt.Errorf("unlearning parameters: %w", err)
+	ex, err := expose.New(name, params)
+	if err != nil {
+		return nil, nil, fmt.Errorf("unlearning: %w", err)
 	}
+	stepped, _ := ex.(expose.Stepped)
 	var notes []string
 	for try := 0; ; try++ {
-		rep, err := unlearnOnce(ctx, u, name, p, f, model, def, env)
+		rep, err := unlearnOnce(ctx, u, name, ex, f, model, def, env)
 		if err == nil {
 			rep.Notes = append(notes, rep.Notes...)
 			return rep, model, nil
 		}
-		if ctx.Err() != nil || try >= retries || errors.Is(err, errNotDiverged) {
+		if ctx.Err() != nil || try >= retries || stepped == nil || errors.Is(err, errNotDiverged) {
 			return nil, nil, err
 		}
-		lr, _ := p["lr"].(float64)
+		lr := stepped.Rate()
 		notes = append(notes, fmt.Sprintf("%s at lr %g diverged (%v); restarting at lr %g", name, lr, err, lr/2))
-		p["lr"] = lr / 2
+		stepped.SetRate(lr / 2)
 		// The failed removal edited the suspect model: start from its file.
 		if model, err = f.Model(); err != nil {
 			return nil, nil, err
@@ -354,15 +355,7 @@ func unlearnAndRemove(ctx context.Context, u remove.Unlearner, f *Folder, model 
 // errNotDiverged wraps a failure that a smaller step would not mend.
 var errNotDiverged = errors.New("not a divergence")
 
-func unlearnOnce(ctx context.Context, u remove.Unlearner, name string, p map[string]any, f *Folder, model nn.Module, def *data.Defense, env remove.Env) (*remove.Report, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errNotDiverged, err)
-	}
-	ex, err := expose.New(name, b)
-	if err != nil {
-		return nil, fmt.Errorf("unlearning: %w (%w)", err, errNotDiverged)
-	}
+func unlearnOnce(ctx context.Context, u remove.Unlearner, name string, ex expose.Exposer, f *Folder, model nn.Module, def *data.Defense, env remove.Env) (*remove.Report, error) {
 	m, err := f.Model()
 	if err != nil {
 		return nil, fmt.Errorf("%w (%w)", err, errNotDiverged)
@@ -388,7 +381,11 @@ func unlearnOnce(ctx context.Context, u remove.Unlearner, name string, p map[str
 		rows = append(rows, remove.Row{Stage: "unlearn", Epoch: r.Epoch, DefenseAcc: r.DefenseAcc, Loss: r.Loss})
 	}
 	rep.Rows = append(rows, rep.Rows...)
-	rep.Notes = append([]string{fmt.Sprintf("%s at lr %v stopped after %d epochs (%s) at defense accuracy %.4f",
-		name, p["lr"], len(tr.Rows)-1, tr.Stop, tr.Final().DefenseAcc)}, rep.Notes...)
+	at := ""
+	if s, ok := ex.(expose.Stepped); ok {
+		at = fmt.Sprintf(" at lr %v", s.Rate())
+	}
+	rep.Notes = append([]string{fmt.Sprintf("%s%s stopped after %d epochs (%s) at defense accuracy %.4f",
+		name, at, len(tr.Rows)-1, tr.Stop, tr.Final().DefenseAcc)}, rep.Notes...)
 	return rep, nil
 }
