@@ -63,6 +63,8 @@ func NewCognitiveDistillation() *CognitiveDistillation {
 	return &CognitiveDistillation{Steps: CDDefaultSteps, LR: 0.1, Beta1: 0.1, Beta2: 0.1, Gamma: 0.01, Beta: 1, BatchSize: 100, Seed: 1}
 }
 
+func init() { registerSampler("cd", func() SampleDetector { return NewCognitiveDistillation() }) }
+
 const streamCD = 0x6364 << 40
 
 // Masks returns the distilled mask of every input (H×W values in [0,1]

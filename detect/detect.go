@@ -284,14 +284,11 @@ var (
 	samplers  = registry.New[SampleDetector]("sample detection method", validate[SampleDetector])
 )
 
-func init() {
-	detectors.Add("label", func() Detector { return &Label{} })
-	detectors.Add("model", func() Detector { return NewVariance() })
-	detectors.Add("nc", func() Detector { return NewNeuralCleanse() })
-	detectors.Add("mmbd", func() Detector { return NewMMBD() })
-	samplers.Add("strip", func() SampleDetector { return NewSTRIP() })
-	samplers.Add("cd", func() SampleDetector { return NewCognitiveDistillation() })
-}
+// register adds a model detector; each method's file registers itself.
+func register(name string, f func() Detector) { detectors.Add(name, f) }
+
+// registerSampler adds a sample detector.
+func registerSampler(name string, f func() SampleDetector) { samplers.Add(name, f) }
 
 // validate runs a method's Validate, when it has one.
 func validate[T any](m T) error {

@@ -16,6 +16,8 @@ import (
 // class a model favours.
 type Label struct{}
 
+func init() { register("label", func() Detector { return &Label{} }) }
+
 // Detect implements Detector; it names a target and decides nothing.
 func (Label) Detect(ctx context.Context, m nn.Module, def *data.Defense, _ Progress) (*Result, error) {
 	share, err := ClassShare(ctx, m, def)
@@ -47,6 +49,8 @@ type Variance struct {
 
 // NewVariance returns the test with the seed's threshold.
 func NewVariance() *Variance { return &Variance{Threshold: DefaultVarianceThreshold} }
+
+func init() { register("model", func() Detector { return NewVariance() }) }
 
 // Validate checks the settings.
 func (v *Variance) Validate() error {

@@ -66,6 +66,8 @@ func NewMMBD() *MMBD {
 	return &MMBD{Images: 30, Steps: MMBDDefaultSteps, LR: 0.01, Momentum: 0.2, Tol: 1e-5, Alpha: 0.05, Seed: 1}
 }
 
+func init() { register("mmbd", func() Detector { return NewMMBD() }) }
+
 // MMBDResult is MMBD's finding.
 type MMBDResult struct {
 	Margins    []float64 `json:"margins"` // the statistic of every class

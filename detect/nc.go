@@ -124,6 +124,8 @@ func NewNeuralCleanse() *NeuralCleanse {
 	}
 }
 
+func init() { register("nc", func() Detector { return NewNeuralCleanse() }) }
+
 // Validate checks the settings.
 func (nc *NeuralCleanse) Validate() error {
 	switch {

@@ -35,6 +35,8 @@ type STRIP struct {
 // NewSTRIP returns the seed's setting, 100 blends per input.
 func NewSTRIP() *STRIP { return &STRIP{N: 100, Seed: 1} }
 
+func init() { registerSampler("strip", func() SampleDetector { return NewSTRIP() }) }
+
 const streamSTRIP = 0x7374726970 << 24
 
 // Entropies returns the mean softmax entropy of every input's blends.
