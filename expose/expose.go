@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	reg "ebyd/internal/registry"
 	"ebyd/nn"
 )
@@ -209,21 +209,10 @@ func isTraining(m nn.Module) bool {
 	return ok && t.Training()
 }
 
-// params lists the trainable tensors of m.
-func params(m nn.Module) []*ag.Var {
-	var out []*ag.Var
-	for _, p := range nn.Params(m) {
-		out = append(out, p.Var)
-	}
-	return out
-}
-
-// finite reports whether every parameter of m is a number.
+// checkFinite reports a parameter of m that is not a number.
 func checkFinite(m nn.Module, method string) error {
-	for _, p := range nn.Params(m) {
-		if p.Value.HasNaN() {
-			return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values; lower the learning rate", method, p.Name)
-		}
+	if name := fit.NonFiniteParam(m); name != "" {
+		return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values; lower the learning rate", method, name)
 	}
 	return nil
 }
@@ -265,5 +254,3 @@ func (e Env) progress(done, total int, status string) {
 		e.Progress(done, total, status)
 	}
 }
-
-func isFinite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

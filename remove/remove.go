@@ -8,6 +8,7 @@ import (
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	reg "ebyd/internal/registry"
 	"ebyd/nn"
 	"ebyd/tensor"
@@ -183,10 +184,8 @@ func (s snapshot) swap(m nn.Module) {
 
 // checkFinite reports a parameter of m that holds NaN or infinity.
 func checkFinite(m nn.Module, what string) error {
-	for _, p := range nn.Params(m) {
-		if p.Value.HasNaN() {
-			return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values", what, p.Name)
-		}
+	if name := fit.NonFiniteParam(m); name != "" {
+		return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values", what, name)
 	}
 	return nil
 }
