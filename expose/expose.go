@@ -152,9 +152,6 @@ func New(name string, params json.RawMessage) (Exposer, error) { return registry
 // Params returns e's parameters as JSON, the form New reads back.
 func Params(e Exposer) json.RawMessage { return registry.Params(e) }
 
-// evalBatch is the batch size of evaluation passes.
-const evalBatch = 500
-
 // evaluate measures m on ds in evaluation mode without a graph: accuracy,
 // mean cross-entropy and class shares. m's mode is restored afterwards.
 func evaluate(m nn.Module, ds *data.Dataset) (acc, loss float64, share []float64, err error) {
@@ -179,24 +176,11 @@ func evaluate(m nn.Module, ds *data.Dataset) (acc, loss float64, share []float64
 // predict returns m's predictions on ds and the mean cross-entropy to its
 // labels, in evaluation mode.
 func predict(m nn.Module, ds *data.Dataset) ([]int, float64, error) {
-	training := isTraining(m)
-	nn.SetTraining(m, false)
-	defer nn.SetTraining(m, training)
 	pred := make([]int, 0, ds.N)
 	var sum float64
-	ld := &data.Loader{Data: ds, BatchSize: evalBatch, Reuse: true}
-	var err error
-	ag.NoGrad(func() {
-		err = nn.Recover(func() {
-			for x, y := range ld.Epoch(0) {
-				out := m.Forward(ag.Const(x))
-				if s := out.Value.Shape; len(s) != 2 || s[0] != len(y) || s[1] != ds.Classes {
-					panic(nn.ShapeError{Msg: fmt.Sprintf("returns %v for a batch of %d images of %d classes", s, len(y), ds.Classes)})
-				}
-				sum += float64(ag.CrossEntropy(out, y).Item()) * float64(len(y))
-				pred = append(pred, out.Value.ArgMaxRows()...)
-			}
-		})
+	err := fit.Eval(m, ds, fit.EvalBatch, func(logits *ag.Var, y []int) {
+		sum += float64(ag.CrossEntropy(logits, y).Item()) * float64(len(y))
+		pred = append(pred, logits.Value.ArgMaxRows()...)
 	})
 	if err != nil {
 		return nil, 0, err

@@ -108,7 +108,7 @@ func (f *stage) run(ctx context.Context, m nn.Module, ds *data.Dataset, env Env,
 			if err := checkFinite(m, f.name); err != nil {
 				return false, fmt.Errorf("%w (%w)", err, ErrDiverged)
 			}
-			acc, err := accuracy(m, ds)
+			acc, err := fit.Accuracy(m, ds, fit.EvalBatch)
 			if err != nil {
 				return false, err
 			}

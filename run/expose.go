@@ -16,6 +16,7 @@ import (
 	"ebyd/attack"
 	"ebyd/data"
 	"ebyd/expose"
+	"ebyd/fit"
 	"ebyd/nn"
 )
 
@@ -195,7 +196,7 @@ func Expose(ctx context.Context, cfg ExposeConfig, opts Options) (*ExposeResult,
 		}
 		var asrErr error
 		env.ASR = func(m nn.Module) float64 {
-			a, err := Accuracy(m, triggered, cfg.EvalBatch)
+			a, err := fit.Accuracy(m, triggered, cfg.EvalBatch)
 			if err != nil && asrErr == nil {
 				asrErr = err
 			}

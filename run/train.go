@@ -218,7 +218,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 	}
 
 	t = time.Now()
-	acc, err := Accuracy(model, test, cfg.EvalBatch)
+	acc, err := fit.Accuracy(model, test, cfg.EvalBatch)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +228,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
-		if man.Metrics["asr"], err = Accuracy(model, bd, cfg.EvalBatch); err != nil {
+		if man.Metrics["asr"], err = fit.Accuracy(model, bd, cfg.EvalBatch); err != nil {
 			return nil, err
 		}
 	}
