@@ -31,8 +31,9 @@ type Env struct {
 	// ASR, when set, is the evaluator's attack success rate of a model. The
 	// run stage builds it from the suspect run's own trigger and test
 	// images; exposure only calls it, once per trace row, and never sees
-	// the data behind it.
-	ASR func(nn.Module) float64
+	// the data behind it. An error from it ends the exposure with that
+	// error.
+	ASR func(nn.Module) (float64, error)
 	// Report, when set, receives each trace row as soon as it is made.
 	Report func(Row)
 	// Progress, when set, is told how many of the method's steps are done
@@ -222,8 +223,11 @@ func (r *recorder) row(epoch int, level, lr float64, loss *float64) (Row, error)
 	if r.env.ASR != nil {
 		training := isTraining(r.m)
 		nn.SetTraining(r.m, false)
-		a := r.env.ASR(r.m)
+		a, err := r.env.ASR(r.m)
 		nn.SetTraining(r.m, training)
+		if err != nil {
+			return Row{}, fmt.Errorf("attack success rate: %w", err)
+		}
 		row.ASR = &a
 	}
 	r.trace.Rows = append(r.trace.Rows, row)
