@@ -14,6 +14,7 @@ import (
 	ag "ebyd/autograd"
 	"ebyd/checkpoint"
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/metrics"
 	"ebyd/nn"
 	"ebyd/optim"
@@ -485,9 +486,6 @@ func iadPairs(a, b *data.Loader, epoch int) iter.Seq2[[2]*tensor.Tensor, []int] 
 	}
 }
 
-// iadFinite reports whether v is neither NaN nor infinite.
-func iadFinite(v float32) bool { return !math.IsNaN(float64(v)) && !math.IsInf(float64(v), 0) }
-
 // iadRMS is the root mean square of each image of x [N, ...] (over every
 // dimension but the first), as √(mean + 1e-12): see the IAD departures.
 func iadRMS(x *ag.Var) *ag.Var {
@@ -510,10 +508,7 @@ func (f *iadFit) trainMask() error {
 	if f.maskSteps == 0 {
 		return nil
 	}
-	var params []*ag.Var
-	for _, p := range nn.Params(t.m) {
-		params = append(params, p.Var)
-	}
+	params := fit.Params(t.m)
 	opt := &optim.Adam{Params: params, Rate: float32(t.LRM), Beta1: float32(t.Beta1), Beta2: float32(t.Beta2)}
 	// The release decays at epochs 10 and 20 of 25.
 	sched := optim.MultiStep{Milestones: []int{f.maskSteps * 2 / 5, f.maskSteps * 4 / 5}, Gamma: 0.1}
@@ -521,44 +516,40 @@ func (f *iadFit) trainMask() error {
 	l1 := &data.Loader{Data: f.maskSet, BatchSize: f.cfg.BatchSize, Shuffle: true, Seed: seed ^ streamIADMask1, Reuse: true, Augment: f.aug}
 	l2 := &data.Loader{Data: f.maskSet, BatchSize: f.cfg.BatchSize, Shuffle: true, Seed: seed ^ streamIADMask2, Reuse: true, Augment: f.aug}
 	nn.SetTraining(t.m, true)
-	arena := ag.NewArena()
-	step := 0
+	step := 0 // over all epochs
+	var lnorm, ldiv float32
 	var normSum, divSum float64
-	for epoch := range t.MaskEpochs {
-		for xs := range iadPairs(l1, l2, epoch) {
-			if err := f.ctx.Err(); err != nil {
-				return fmt.Errorf("iad: mask training stopped at epoch %d, step %d: %w", epoch+1, step+1, context.Cause(f.ctx))
-			}
-			opt.SetLR(sched.Rate(float32(t.LRM), step))
-			optim.ZeroGrad(params)
-			var loss, lnorm, ldiv float32
-			err := nn.Recover(func() {
-				arena.Step(func() {
-					x1, x2 := ag.Const(xs[0]), ag.Const(xs[1])
-					m1 := iadThreshold(t.m.Forward(x1))
-					m2 := iadThreshold(t.m.Forward(x2))
-					norm := ag.Mean(ag.ReLU(ag.AddScalar(m1, -float32(t.MaskDensity))))
-					div := iadDiversity(x1, x2, m1, m2)
-					total := ag.Add(ag.Scale(norm, float32(t.LambdaNorm)), ag.Scale(div, float32(t.LambdaDiv)))
-					loss, lnorm, ldiv = total.Item(), norm.Item(), div.Item()
-					if !iadFinite(loss) {
-						return
-					}
-					ag.Backward(total)
-					opt.Step()
-				})
-			})
-			if err != nil {
-				return fmt.Errorf("iad: mask generator: %w", err)
-			}
-			if !iadFinite(loss) {
-				return fmt.Errorf("iad: mask training diverged: the loss is %v at epoch %d, step %d; try a lower lr_m (now %g)", loss, epoch+1, step+1, t.LRM)
-			}
+	loop := fit.Loop[[2]*tensor.Tensor]{
+		Epochs:  t.MaskEpochs,
+		Batches: func(epoch int) iter.Seq2[[2]*tensor.Tensor, []int] { return iadPairs(l1, l2, epoch) },
+		Params:  params, Opt: opt,
+		Rate: func(_, _ int) float32 { return sched.Rate(float32(t.LRM), step) },
+		Loss: func(xs [2]*tensor.Tensor, _ []int) (*ag.Var, float32) {
+			x1, x2 := ag.Const(xs[0]), ag.Const(xs[1])
+			m1 := iadThreshold(t.m.Forward(x1))
+			m2 := iadThreshold(t.m.Forward(x2))
+			norm := ag.Mean(ag.ReLU(ag.AddScalar(m1, -float32(t.MaskDensity))))
+			div := iadDiversity(x1, x2, m1, m2)
+			total := ag.Add(ag.Scale(norm, float32(t.LambdaNorm)), ag.Scale(div, float32(t.LambdaDiv)))
+			loss := total.Item()
+			lnorm, ldiv = norm.Item(), div.Item()
+			return total, loss
+		},
+		After: func(epoch, _ int, _ float32) {
 			step++
 			normSum += float64(lnorm)
 			divSum += float64(ldiv)
 			f.progress(step, fmt.Sprintf("mask %d/%d  norm %.4f  div %.3f", epoch+1, t.MaskEpochs, normSum/float64(step), divSum/float64(step)))
-		}
+		},
+	}
+	switch err := loop.Run(f.ctx).(type) {
+	case nil:
+	case *fit.Stopped:
+		return fmt.Errorf("iad: mask training stopped at epoch %d, step %d: %w", err.Epoch, step+1, err.Cause)
+	case *fit.NonFinite:
+		return fmt.Errorf("iad: mask training diverged: the loss is %v at epoch %d, step %d; try a lower lr_m (now %g)", err.Loss, err.Epoch, step+1, t.LRM)
+	default:
+		return fmt.Errorf("iad: mask generator: %w", err)
 	}
 	if err := iadCheckFinite("mask generator", t.m); err != nil {
 		return err
@@ -567,16 +558,18 @@ func (f *iadFit) trainMask() error {
 	return nil
 }
 
+// iadOptimizers steps the classifier's optimizer and then the pattern
+// generator's; the rate is the classifier's.
+type iadOptimizers struct{ c, g optim.Optimizer }
+
+func (o iadOptimizers) Step()            { o.c.Step(); o.g.Step() }
+func (o iadOptimizers) LR() float32      { return o.c.LR() }
+func (o iadOptimizers) SetLR(lr float32) { o.c.SetLR(lr) }
+
 // trainJoint is stage 2: the classifier and the pattern generator.
 func (f *iadFit) trainJoint() error {
 	t, cfg, p := f.t, f.cfg, f.p
-	var paramsC, paramsG []*ag.Var
-	for _, q := range nn.Params(f.model) {
-		paramsC = append(paramsC, q.Var)
-	}
-	for _, q := range nn.Params(t.g) {
-		paramsG = append(paramsG, q.Var)
-	}
+	paramsC, paramsG := fit.Params(f.model), fit.Params(t.g)
 	// M is fixed: no gradient reaches its parameters.
 	for _, q := range nn.Params(t.m) {
 		q.SetRequiresGrad(false)
@@ -617,83 +610,79 @@ func (f *iadFit) trainJoint() error {
 	nn.SetTraining(f.model, true)
 	nn.SetTraining(t.g, true)
 	nn.SetTraining(t.m, false)
-	arena := ag.NewArena()
 	classes := f.train.Classes
-	for epoch := range cfg.Epochs {
-		var lossSum, divSum float64
-		var step, seen, right, clean, bdRight, bdSeen int
-		for xs, y := range iadPairs(ld, partners, epoch) {
-			if err := f.ctx.Err(); err != nil {
-				return fmt.Errorf("iad: training stopped at epoch %d, step %d: %w", epoch+1, step+1, context.Cause(f.ctx))
+	// The epoch's counts; nb and nc are the step's backdoor and cross
+	// images, at the front of the batch.
+	var lossSum, divSum float64
+	var seen, right, clean, bdRight, bdSeen int
+	var nb, nc int
+	var labels, pred []int
+	var ldiv float32
+	loop := fit.Loop[[2]*tensor.Tensor]{
+		Epochs:  cfg.Epochs,
+		Batches: func(epoch int) iter.Seq2[[2]*tensor.Tensor, []int] { return iadPairs(ld, partners, epoch) },
+		// G's gradients are never zeroed, as in the release: see IAD.
+		Params: paramsC, Opt: iadOptimizers{optC, optG},
+		Rate: func(epoch, step int) float32 { return sched.Rate(float32(cfg.LR), epoch*steps+step) },
+		Before: func(_, step int, _ [2]*tensor.Tensor, y []int) {
+			if step == 0 {
+				lossSum, divSum = 0, 0
+				seen, right, clean, bdRight, bdSeen = 0, 0, 0, 0, 0
 			}
 			n := len(y)
 			// Counts carry their fractions over from batch to batch.
-			nb := int(p.Rate*float64(seen+n)) - int(p.Rate*float64(seen))
-			nc := int(t.CrossRate*float64(seen+n)) - int(t.CrossRate*float64(seen))
+			nb = int(p.Rate*float64(seen+n)) - int(p.Rate*float64(seen))
+			nc = int(t.CrossRate*float64(seen+n)) - int(t.CrossRate*float64(seen))
 			nb = min(nb, n)
 			nc = min(nc, n-nb)
-			labels := make([]int, n)
+			labels = make([]int, n)
 			for i, yi := range y {
 				labels[i] = yi
 				if i < nb {
 					labels[i] = p.Label(yi, classes)
 				}
 			}
-			optC.SetLR(sched.Rate(float32(cfg.LR), epoch*steps+step))
-			// G's gradients are never zeroed, as in the release: see IAD.
-			optim.ZeroGrad(paramsC)
-			var loss, ldiv float32
-			var pred []int
-			err := nn.Recover(func() {
-				arena.Step(func() {
-					x := ag.Const(xs[0])
-					parts := make([]*ag.Var, 0, 3)
-					var div *ag.Var
-					var xb, pb, xp, pc *ag.Var
-					if nb > 0 {
-						xb = ag.Narrow(x, 0, 0, nb)
-						var bd *ag.Var
-						bd, pb = trigger(xb, xb)
-						parts = append(parts, bd)
-					}
-					if nc > 0 {
-						xc := ag.Narrow(x, 0, nb, nc)
-						xp = ag.Narrow(ag.Const(xs[1]), 0, nb, nc)
-						var cross *ag.Var
-						cross, pc = trigger(xc, xp)
-						parts = append(parts, cross)
-					}
-					if nb+nc < n {
-						parts = append(parts, ag.Narrow(x, 0, nb+nc, n-nb-nc))
-					}
-					in := parts[0]
-					if len(parts) > 1 {
-						in = ag.Concat(0, parts...)
-					}
-					logits := f.model.Forward(in)
-					total := ag.CrossEntropy(logits, labels)
-					if k := min(nb, nc); k > 0 && t.LambdaDiv > 0 {
-						div = iadDiversity(ag.Narrow(xb, 0, 0, k), ag.Narrow(xp, 0, 0, k), ag.Narrow(pb, 0, 0, k), ag.Narrow(pc, 0, 0, k))
-						total = ag.Add(total, ag.Scale(div, float32(t.LambdaDiv)))
-						ldiv = div.Item()
-					}
-					loss = total.Item()
-					pred = logits.Value.ArgMaxRows()
-					if !iadFinite(loss) {
-						return
-					}
-					ag.Backward(total)
-					optC.Step()
-					optG.Step()
-				})
-			})
-			if err != nil {
-				return err
+		},
+		Loss: func(xs [2]*tensor.Tensor, y []int) (*ag.Var, float32) {
+			n := len(y)
+			x := ag.Const(xs[0])
+			parts := make([]*ag.Var, 0, 3)
+			var div *ag.Var
+			var xb, pb, xp, pc *ag.Var
+			if nb > 0 {
+				xb = ag.Narrow(x, 0, 0, nb)
+				var bd *ag.Var
+				bd, pb = trigger(xb, xb)
+				parts = append(parts, bd)
 			}
-			if !iadFinite(loss) {
-				return fmt.Errorf("iad: training diverged: the loss is %v at epoch %d, step %d; try a lower learning rate (--lr, now %g)", loss, epoch+1, step+1, cfg.LR)
+			if nc > 0 {
+				xc := ag.Narrow(x, 0, nb, nc)
+				xp = ag.Narrow(ag.Const(xs[1]), 0, nb, nc)
+				var cross *ag.Var
+				cross, pc = trigger(xc, xp)
+				parts = append(parts, cross)
 			}
-			step++
+			if nb+nc < n {
+				parts = append(parts, ag.Narrow(x, 0, nb+nc, n-nb-nc))
+			}
+			in := parts[0]
+			if len(parts) > 1 {
+				in = ag.Concat(0, parts...)
+			}
+			logits := f.model.Forward(in)
+			total := ag.CrossEntropy(logits, labels)
+			ldiv = 0
+			if k := min(nb, nc); k > 0 && t.LambdaDiv > 0 {
+				div = iadDiversity(ag.Narrow(xb, 0, 0, k), ag.Narrow(xp, 0, 0, k), ag.Narrow(pb, 0, 0, k), ag.Narrow(pc, 0, 0, k))
+				total = ag.Add(total, ag.Scale(div, float32(t.LambdaDiv)))
+				ldiv = div.Item()
+			}
+			loss := total.Item()
+			pred = logits.Value.ArgMaxRows()
+			return total, loss
+		},
+		After: func(epoch, step int, loss float32) {
+			n := len(labels)
 			seen += n
 			lossSum += float64(loss)
 			divSum += float64(ldiv)
@@ -701,9 +690,18 @@ func (f *iadFit) trainJoint() error {
 			bdSeen += nb
 			right += metrics.Correct(pred[nb+nc:], labels[nb+nc:])
 			clean += n - nb - nc
-			f.progress(f.maskSteps+epoch*steps+step, fmt.Sprintf("epoch %d/%d  loss %.4f  div %.3f  acc %.2f%%  bd %.2f%%",
-				epoch+1, cfg.Epochs, lossSum/float64(step), divSum/float64(step), iadPct(right, clean), iadPct(bdRight, bdSeen)))
-		}
+			f.progress(f.maskSteps+epoch*steps+step+1, fmt.Sprintf("epoch %d/%d  loss %.4f  div %.3f  acc %.2f%%  bd %.2f%%",
+				epoch+1, cfg.Epochs, lossSum/float64(step+1), divSum/float64(step+1), iadPct(right, clean), iadPct(bdRight, bdSeen)))
+		},
+	}
+	switch err := loop.Run(f.ctx).(type) {
+	case nil:
+	case *fit.Stopped:
+		return fmt.Errorf("iad: training stopped at epoch %d, step %d: %w", err.Epoch, err.Step, err.Cause)
+	case *fit.NonFinite:
+		return fmt.Errorf("iad: training diverged: the loss is %v at epoch %d, step %d; try a lower learning rate (--lr, now %g)", err.Loss, err.Epoch, err.Step, cfg.LR)
+	default:
+		return err
 	}
 	if err := iadCheckFinite("classifier", f.model); err != nil {
 		return err
@@ -720,10 +718,8 @@ func iadPct(a, b int) float64 {
 
 // iadCheckFinite reports a parameter of m holding NaN or ±Inf.
 func iadCheckFinite(what string, m nn.Module) error {
-	for _, q := range nn.Params(m) {
-		if q.Value.HasNaN() {
-			return fmt.Errorf("iad: training diverged: %s parameter %s holds NaN or infinite values after the last step; try lower learning rates", what, q.Name)
-		}
+	if name := fit.NonFiniteParam(m); name != "" {
+		return fmt.Errorf("iad: training diverged: %s parameter %s holds NaN or infinite values after the last step; try lower learning rates", what, name)
 	}
 	return nil
 }

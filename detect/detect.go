@@ -10,6 +10,7 @@ import (
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/internal/registry"
 	"ebyd/nn"
 	"ebyd/tensor"
@@ -199,38 +200,23 @@ func checkLogits(shape []int, n, classes int) {
 	}
 }
 
-// evalBatch is the number of images per forward pass when nothing is
-// optimised.
-const evalBatch = 500
-
 // ClassShare is the fraction of the defense images that m assigns to each
 // class: the prediction distribution EBYD reads an exposed model by.
 func ClassShare(ctx context.Context, m nn.Module, def *data.Defense) ([]float64, error) {
 	if def == nil || def.Len() == 0 {
 		return nil, fmt.Errorf("detect: no defense images")
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	ds := def.Data()
-	restore := prepared(m)
-	defer restore()
-	k := ds.Classes
-	share := make([]float64, k)
-	idx := make([]int, 0, evalBatch)
-	for lo := 0; lo < ds.N; lo += evalBatch {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		idx = idx[:0]
-		for i := lo; i < min(lo+evalBatch, ds.N); i++ {
-			idx = append(idx, i)
-		}
-		x, _ := data.Batch(ds, idx)
-		out, err := forward(m, x, k)
-		if err != nil {
-			return nil, err
-		}
-		for _, p := range out.ArgMaxRows() {
-			share[p]++
-		}
+	pred, err := fit.Predict(m, ds, fit.EvalBatch)
+	if err != nil {
+		return nil, err
+	}
+	share := make([]float64, ds.Classes)
+	for _, p := range pred {
+		share[p]++
 	}
 	for c := range share {
 		share[c] /= float64(ds.N)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/nn"
 )
 
@@ -61,8 +62,8 @@ func (s *STRIP) Entropies(ctx context.Context, m nn.Module, def *data.Defense, x
 	restore := prepared(m)
 	defer restore()
 	size := x.size()
-	// Inputs per forward pass: about evalBatch blends.
-	per := max(1, evalBatch/s.N)
+	// Inputs per forward pass: about fit.EvalBatch blends.
+	per := max(1, fit.EvalBatch/s.N)
 	blend := &Images{H: x.H, W: x.W, C: x.C}
 	out := make([]float64, x.N)
 	for lo := 0; lo < x.N; lo += per {

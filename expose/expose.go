@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"sort"
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	reg "ebyd/internal/registry"
 	"ebyd/nn"
 )
@@ -39,8 +39,9 @@ type Env struct {
 	// ASR, when set, is the evaluator's attack success rate of a model. The
 	// run stage builds it from the suspect run's own trigger and test
 	// images; exposure only calls it, once per trace row, and never sees
-	// the data behind it.
-	ASR func(nn.Module) float64
+	// the data behind it. An error from it ends the exposure with that
+	// error.
+	ASR func(nn.Module) (float64, error)
 	// Report, when set, receives each trace row as soon as it is made.
 	Report func(Row)
 	// Progress, when set, is told how many of the method's steps are done
@@ -160,9 +161,6 @@ func New(name string, params json.RawMessage) (Exposer, error) { return registry
 // Params returns e's parameters as JSON, the form New reads back.
 func Params(e Exposer) json.RawMessage { return registry.Params(e) }
 
-// evalBatch is the batch size of evaluation passes.
-const evalBatch = 500
-
 // evaluate measures m on ds in evaluation mode without a graph: accuracy,
 // mean cross-entropy and class shares. m's mode is restored afterwards.
 func evaluate(m nn.Module, ds *data.Dataset) (acc, loss float64, share []float64, err error) {
@@ -187,24 +185,11 @@ func evaluate(m nn.Module, ds *data.Dataset) (acc, loss float64, share []float64
 // predict returns m's predictions on ds and the mean cross-entropy to its
 // labels, in evaluation mode.
 func predict(m nn.Module, ds *data.Dataset) ([]int, float64, error) {
-	training := isTraining(m)
-	nn.SetTraining(m, false)
-	defer nn.SetTraining(m, training)
 	pred := make([]int, 0, ds.N)
 	var sum float64
-	ld := &data.Loader{Data: ds, BatchSize: evalBatch, Reuse: true}
-	var err error
-	ag.NoGrad(func() {
-		err = nn.Recover(func() {
-			for x, y := range ld.Epoch(0) {
-				out := m.Forward(ag.Const(x))
-				if s := out.Value.Shape; len(s) != 2 || s[0] != len(y) || s[1] != ds.Classes {
-					panic(nn.ShapeError{Msg: fmt.Sprintf("returns %v for a batch of %d images of %d classes", s, len(y), ds.Classes)})
-				}
-				sum += float64(ag.CrossEntropy(out, y).Item()) * float64(len(y))
-				pred = append(pred, out.Value.ArgMaxRows()...)
-			}
-		})
+	err := fit.Eval(m, ds, fit.EvalBatch, func(logits *ag.Var, y []int) {
+		sum += float64(ag.CrossEntropy(logits, y).Item()) * float64(len(y))
+		pred = append(pred, logits.Value.ArgMaxRows()...)
 	})
 	if err != nil {
 		return nil, 0, err
@@ -217,21 +202,10 @@ func isTraining(m nn.Module) bool {
 	return ok && t.Training()
 }
 
-// params lists the trainable tensors of m.
-func params(m nn.Module) []*ag.Var {
-	var out []*ag.Var
-	for _, p := range nn.Params(m) {
-		out = append(out, p.Var)
-	}
-	return out
-}
-
-// finite reports whether every parameter of m is a number.
+// checkFinite reports a parameter of m that is not a number.
 func checkFinite(m nn.Module, method string) error {
-	for _, p := range nn.Params(m) {
-		if p.Value.HasNaN() {
-			return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values; lower the learning rate", method, p.Name)
-		}
+	if name := fit.NonFiniteParam(m); name != "" {
+		return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values; lower the learning rate", method, name)
 	}
 	return nil
 }
@@ -257,8 +231,11 @@ func (r *recorder) row(epoch int, level, lr float64, loss *float64) (Row, error)
 	if r.env.ASR != nil {
 		training := isTraining(r.m)
 		nn.SetTraining(r.m, false)
-		a := r.env.ASR(r.m)
+		a, err := r.env.ASR(r.m)
 		nn.SetTraining(r.m, training)
+		if err != nil {
+			return Row{}, fmt.Errorf("attack success rate: %w", err)
+		}
 		row.ASR = &a
 	}
 	r.trace.Rows = append(r.trace.Rows, row)
@@ -273,5 +250,3 @@ func (e Env) progress(done, total int, status string) {
 		e.Progress(done, total, status)
 	}
 }
-
-func isFinite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }

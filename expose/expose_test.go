@@ -136,12 +136,12 @@ func TestEveryMethodOnEveryKindOfModel(t *testing.T) {
 				asrCalls := 0
 				env := expose.Env{Seed: 1,
 					Report: func(r expose.Row) { reported = append(reported, r) },
-					ASR: func(m nn.Module) float64 {
+					ASR: func(m nn.Module) (float64, error) {
 						if tr, ok := m.(interface{ Training() bool }); ok && tr.Training() {
 							t.Error("ASR callback given a model in training mode")
 						}
 						asrCalls++
-						return 0.5
+						return 0.5, nil
 					},
 				}
 				tr, err := newMethod(t, name, quick[name]).Expose(context.Background(), m, d, env)
@@ -300,6 +300,27 @@ func TestCancel(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), "enough") {
 			t.Errorf("%s with a cancelled context: %v", name, err)
+		}
+	}
+}
+
+// A failure measuring the attack success rate ends the exposure with that
+// error, whichever row it comes at.
+func TestASRErrorSurfaces(t *testing.T) {
+	broken := errors.New("no triggered images")
+	for _, name := range expose.Names() {
+		for _, at := range []int{1, 2} {
+			calls := 0
+			env := expose.Env{Seed: 1, ASR: func(nn.Module) (float64, error) {
+				if calls++; calls == at {
+					return 0, broken
+				}
+				return 0.5, nil
+			}}
+			tr, err := newMethod(t, name, quick[name]).Expose(context.Background(), tinyModel(t, "mnistnet", false), defense(t, 32), env)
+			if !errors.Is(err, broken) || tr != nil {
+				t.Errorf("%s with ASR failing at row %d: trace %v, error %v; want the ASR's error", name, at-1, tr != nil, err)
+			}
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/nn"
 	"ebyd/optim"
 	"ebyd/tensor"
@@ -59,7 +60,7 @@ func (l *loop) run(ctx context.Context, m nn.Module, d *data.Defense, env Env) (
 	ds := d.Data()
 	ps := l.params
 	if ps == nil {
-		ps = params(m)
+		ps = fit.Params(m)
 	}
 	var opt optim.Optimizer
 	switch l.optimizer {
@@ -71,6 +72,7 @@ func (l *loop) run(ctx context.Context, m nn.Module, d *data.Defense, env Env) (
 		return nil, fmt.Errorf("%s: unknown optimizer %q (adam or sgd)", l.method, l.optimizer)
 	}
 	sched := optim.MultiStep{Milestones: l.milestones, Gamma: float32(l.gamma)}
+	rate := func(epoch int) float32 { return sched.Rate(float32(l.lr), epoch) }
 	ld := &data.Loader{Data: ds, BatchSize: l.batch, Shuffle: true, Seed: env.Seed, Reuse: true, Augment: data.DefaultAugment(ds.Name)}
 	steps := ld.Len()
 	r := rand.New(rand.NewPCG(env.Seed, 0x6c6f6f70)) // "loop": random labels
@@ -87,63 +89,57 @@ func (l *loop) run(ctx context.Context, m nn.Module, d *data.Defense, env Env) (
 			return tr, nil
 		}
 	}
-	arena := ag.NewArena()
-	for epoch := 1; epoch <= l.epochs; epoch++ {
-		lr := float64(sched.Rate(float32(l.lr), epoch-1))
-		opt.SetLR(float32(lr))
-		nn.SetTraining(m, l.train)
-		var sum float64
-		step := 0
-		for x, y := range ld.Epoch(epoch - 1) {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("%s stopped at epoch %d: %w", l.method, epoch, context.Cause(ctx))
+	var sum float64 // the epoch's loss so far, over n steps
+	var n int
+	gd := fit.Loop[*tensor.Tensor]{
+		Epochs: l.epochs, Batches: ld.Epoch, Params: ps, Opt: opt,
+		Rate: func(epoch, _ int) float32 { return rate(epoch) },
+		Loss: func(x *tensor.Tensor, y []int) (*ag.Var, float32) { return l.objective(m.Forward(ag.Const(x)), y, r) },
+		Before: func(_, step int, x *tensor.Tensor, _ []int) {
+			if step == 0 {
+				nn.SetTraining(m, l.train)
+				sum, n = 0, 0
 			}
 			if l.perturb != nil {
 				l.perturb(x, r)
 			}
-			optim.ZeroGrad(ps)
-			var rep float32
-			err := nn.Recover(func() {
-				arena.Step(func() {
-					logits := m.Forward(ag.Const(x))
-					loss, v := l.objective(logits, y, r)
-					rep = v
-					if !isFinite(float64(v)) {
-						return
-					}
-					ag.Backward(loss)
-					opt.Step()
-				})
-			})
+		},
+		After: func(epoch, step int, v float32) {
+			sum += float64(v)
+			n++
+			env.progress(epoch*steps+n, l.epochs*steps, fmt.Sprintf("epoch %d/%d  loss %.4f", epoch+1, l.epochs, sum/float64(n)))
+		},
+		EndEpoch: func(epoch int) (bool, error) {
+			nn.SetTraining(m, false)
+			if err := checkFinite(m, l.method); err != nil {
+				return false, err
+			}
+			mean := sum / float64(n)
+			row, err := rec.row(epoch+1, 0, float64(rate(epoch)), &mean)
 			if err != nil {
-				return nil, err
+				return false, err
 			}
-			if !isFinite(float64(rep)) {
-				return nil, fmt.Errorf("%s diverged: the loss is %v at epoch %d, step %d; lower the learning rate (now %g)", l.method, rep, epoch, step+1, lr)
+			if l.stopAcc >= 0 && row.DefenseAcc <= l.stopAcc {
+				tr.Stop = "threshold"
+				return true, nil
 			}
-			sum += float64(rep)
-			step++
-			env.progress((epoch-1)*steps+step, l.epochs*steps, fmt.Sprintf("epoch %d/%d  loss %.4f", epoch, l.epochs, sum/float64(step)))
-		}
-		nn.SetTraining(m, false)
-		if err := checkFinite(m, l.method); err != nil {
-			return nil, err
-		}
-		mean := sum / float64(step)
-		row, err := rec.row(epoch, 0, lr, &mean)
-		if err != nil {
-			return nil, err
-		}
-		if l.stopAcc >= 0 && row.DefenseAcc <= l.stopAcc {
-			tr.Stop = "threshold"
-			break
-		}
-		if l.afterRow != nil {
-			if why := l.afterRow(row); why != "" {
-				tr.Stop = why
-				break
+			if l.afterRow != nil {
+				if why := l.afterRow(row); why != "" {
+					tr.Stop = why
+					return true, nil
+				}
 			}
-		}
+			return false, nil
+		},
+	}
+	switch err := gd.Run(ctx).(type) {
+	case nil:
+	case *fit.Stopped:
+		return nil, fmt.Errorf("%s stopped at epoch %d: %w", l.method, err.Epoch, err.Cause)
+	case *fit.NonFinite:
+		return nil, fmt.Errorf("%s diverged: the loss is %v at epoch %d, step %d; lower the learning rate (now %g)", l.method, err.Loss, err.Epoch, err.Step, float64(rate(err.Epoch-1)))
+	default:
+		return nil, err
 	}
 	nn.SetTraining(m, false)
 	tr.Candidates = rankByShare(tr.Final().Share)

@@ -7,6 +7,7 @@ import (
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/nn"
 	"ebyd/optim"
 )
@@ -148,7 +149,7 @@ func (c *ANP) Remove(ctx context.Context, m nn.Module, d *data.Defense, env Env)
 			tk.tick(fmt.Sprintf("anp %d/%d  loss %.4f", it, c.Iterations, sum/float64((it-1)%anpRow+1)))
 			if it%anpRow == 0 || it == c.Iterations {
 				nn.SetTraining(m, false)
-				acc, err := accuracy(m, ds)
+				acc, err := fit.Accuracy(m, ds, fit.EvalBatch)
 				if err != nil {
 					return nil, err
 				}

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/nn"
 )
 
@@ -103,7 +104,7 @@ func (r cutRule) apply(m nn.Module, gates *nn.Gates, order []Channel, ds *data.D
 			return a, nil
 		}
 		set(k)
-		a, err := accuracy(m, ds)
+		a, err := fit.Accuracy(m, ds, fit.EvalBatch)
 		if err != nil {
 			return 0, err
 		}

@@ -7,6 +7,7 @@ import (
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/nn"
 )
 
@@ -103,7 +104,7 @@ func (c *FP) Remove(ctx context.Context, m nn.Module, d *data.Defense, env Env) 
 		}
 		count += v.Shape[0] * per
 	})
-	if _, err := accuracy(m, ds); err != nil {
+	if _, err := fit.Accuracy(m, ds, fit.EvalBatch); err != nil {
 		return nil, err
 	}
 	gates.Watch(nil)

@@ -24,7 +24,7 @@ func (c *FT) Remove(ctx context.Context, m nn.Module, d *data.Defense, env Env) 
 	if err != nil {
 		return nil, err
 	}
-	f := c.Recipe.fit("finetune")
+	f := c.Recipe.stage("finetune")
 	tk := &ticker{env: env, total: f.steps(ds.N)}
 	if err := f.run(ctx, m, ds, env, rep, tk); err != nil {
 		return nil, err

@@ -108,8 +108,8 @@ func (c *IBAU) Remove(ctx context.Context, m nn.Module, d *data.Defense, env Env
 			return nil, fmt.Errorf("ibau %w: the perturbation is not a number in round %d; lower inner_lr", ErrDiverged, round+1)
 		}
 		pert := ag.Const(delta.Value.Clone())
-		outer := &fit{
-			stage: "unlearn", optimizer: "adam", lr: c.OuterLR, epochs: 1, batch: c.BatchSize,
+		outer := &stage{
+			name: "unlearn", optimizer: "adam", lr: c.OuterLR, epochs: 1, batch: c.BatchSize,
 			train: true, clip: c.MaxGradNorm, seed: uint64(round + 1),
 			objective: func(x *tensor.Tensor, y []int) (*ag.Var, float32) {
 				in := ag.Const(x)

@@ -49,11 +49,11 @@ func (r MaskRecipe) check() error {
 // steps is the number of mask-learning steps on n images.
 func (r MaskRecipe) steps(n int) int { return epochSteps(r.MaskEpochs, r.MaskBatch, n) }
 
-// fit is the mask-learning stage on gates.
-func (r MaskRecipe) fit(m nn.Module, gates *nn.Gates) *fit {
+// stage is the mask-learning stage on gates.
+func (r MaskRecipe) stage(m nn.Module, gates *nn.Gates) *stage {
 	masks := gates.Masks()
-	return &fit{
-		stage: "masks", lr: r.MaskLR, momentum: r.MaskMomentum, epochs: r.MaskEpochs, batch: r.MaskBatch,
+	return &stage{
+		name: "masks", lr: r.MaskLR, momentum: r.MaskMomentum, epochs: r.MaskEpochs, batch: r.MaskBatch,
 		train: r.MaskTrainMode, params: masks, seed: 0x6d61736b, // "mask"
 		objective: func(x *tensor.Tensor, y []int) (*ag.Var, float32) {
 			l := ag.CrossEntropy(m.Forward(ag.Const(x)), y)
@@ -79,7 +79,7 @@ func (r MaskRecipe) learn(ctx context.Context, m nn.Module, ds *data.Dataset, en
 		return nil, err
 	}
 	defer gates.Remove()
-	if err := r.fit(m, gates).run(ctx, m, ds, env, rep, tk); err != nil {
+	if err := r.stage(m, gates).run(ctx, m, ds, env, rep, tk); err != nil {
 		return nil, err
 	}
 	return gateValues(gates, func(g *nn.Gate, c int) float64 { return float64(g.Mask.Value.Data[c]) }), nil
@@ -146,7 +146,7 @@ func (p Pruning) prune(ctx context.Context, m nn.Module, gates *nn.Gates, order 
 	if p.Finetune.Epochs > 0 {
 		// The gates stay on while fine-tuning, so pruned channels stay
 		// pruned: their masks are not among the parameters trained.
-		f := p.Finetune.fit("finetune")
+		f := p.Finetune.stage("finetune")
 		if t := env.Trigger; t != nil && p.TriggerShare > 0 {
 			if err := t.check(ds); err != nil {
 				return err

@@ -93,7 +93,7 @@ func (c *NAD) Remove(ctx context.Context, m nn.Module, d *data.Defense, env Env)
 	if len(layers) == 0 {
 		return nil, fmt.Errorf("nad: the network has no convolution to take attention maps from; give layers")
 	}
-	teach, learn := c.Teacher.fit("teacher"), c.Student.fit("student")
+	teach, learn := c.Teacher.stage("teacher"), c.Student.stage("student")
 	learn.seed = 0x737475 // "stu"
 	tk := &ticker{env: env, total: teach.steps(ds.N) + learn.steps(ds.N)}
 	suspect := take(m)

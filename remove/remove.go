@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	reg "ebyd/internal/registry"
 	"ebyd/nn"
 	"ebyd/tensor"
@@ -117,44 +117,6 @@ func New(name string, params json.RawMessage) (Remover, error) { return registry
 // Params returns r's parameters as JSON, the form New reads back.
 func Params(r Remover) json.RawMessage { return registry.Params(r) }
 
-// evalBatch is the batch size of evaluation passes.
-const evalBatch = 500
-
-// accuracy is m's top-1 accuracy on ds in evaluation mode, computed without
-// a graph; m's mode is restored afterwards.
-func accuracy(m nn.Module, ds *data.Dataset) (float64, error) {
-	training := isTraining(m)
-	nn.SetTraining(m, false)
-	defer nn.SetTraining(m, training)
-	right := 0
-	ld := &data.Loader{Data: ds, BatchSize: evalBatch, Reuse: true}
-	var err error
-	ag.NoGrad(func() {
-		err = nn.Recover(func() {
-			for x, y := range ld.Epoch(0) {
-				out := m.Forward(ag.Const(x))
-				if s := out.Value.Shape; len(s) != 2 || s[0] != len(y) || s[1] != ds.Classes {
-					panic(nn.ShapeError{Msg: fmt.Sprintf("returns %v for a batch of %d images of %d classes", s, len(y), ds.Classes)})
-				}
-				for i, p := range out.Value.ArgMaxRows() {
-					if p == y[i] {
-						right++
-					}
-				}
-			}
-		})
-	})
-	if err != nil {
-		return 0, err
-	}
-	return float64(right) / float64(ds.N), nil
-}
-
-func isTraining(m nn.Module) bool {
-	t, ok := m.(interface{ Training() bool })
-	return ok && t.Training()
-}
-
 // snapshot copies m's parameters and buffers, to put them back later
 // (restore) or to run a second network's weights through m.
 type snapshot map[string]*tensor.Tensor
@@ -183,10 +145,8 @@ func (s snapshot) swap(m nn.Module) {
 
 // checkFinite reports a parameter of m that holds NaN or infinity.
 func checkFinite(m nn.Module, what string) error {
-	for _, p := range nn.Params(m) {
-		if p.Value.HasNaN() {
-			return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values", what, p.Name)
-		}
+	if name := fit.NonFiniteParam(m); name != "" {
+		return fmt.Errorf("%s diverged: parameter %s holds NaN or infinite values", what, name)
 	}
 	return nil
 }
@@ -194,7 +154,7 @@ func checkFinite(m nn.Module, what string) error {
 // begin makes the report of a removal and measures the suspect model.
 func begin(method string, m nn.Module, d *data.Defense) (*Report, *data.Dataset, error) {
 	ds := d.Data()
-	acc, err := accuracy(m, ds)
+	acc, err := fit.Accuracy(m, ds, fit.EvalBatch)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,7 +167,7 @@ func (r *Report) end(m nn.Module, ds *data.Dataset) (*Report, error) {
 	if err := checkFinite(m, r.Method); err != nil {
 		return nil, err
 	}
-	acc, err := accuracy(m, ds)
+	acc, err := fit.Accuracy(m, ds, fit.EvalBatch)
 	if err != nil {
 		return nil, err
 	}

@@ -122,7 +122,7 @@ func plant(ctx context.Context, a *AttackConfig, t attack.Trigger, p attack.Pois
 		if err != nil {
 			return nil, err
 		}
-		if _, err := fit(ctx, sur, train, cfg, opts, "surrogate"); err != nil {
+		if _, err := trainModel(ctx, sur, train, cfg, opts, "surrogate"); err != nil {
 			return nil, fmt.Errorf("training the clean surrogate model: %w", err)
 		}
 		nn.SetTraining(sur, false)
@@ -149,7 +149,7 @@ func plant(ctx context.Context, a *AttackConfig, t attack.Trigger, p attack.Pois
 		if err != nil {
 			return nil, err
 		}
-		st, err := fit(ctx, model, pd.Data, cfg, opts, "train")
+		st, err := trainModel(ctx, model, pd.Data, cfg, opts, "train")
 		if err != nil {
 			return nil, err
 		}

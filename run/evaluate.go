@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"ebyd/attack"
+	"ebyd/fit"
 )
 
 // EvalConfig asks for a run's model to be measured again: clean accuracy, and
@@ -87,7 +88,7 @@ func Eval(ctx context.Context, cfg EvalConfig) (*EvalResult, error) {
 		return nil, err
 	}
 	res := &EvalResult{Run: f.Dir, Arch: f.Manifest.Model.Arch, Dataset: d.Name, Clean: test.N}
-	if res.CleanAcc, err = Accuracy(model, test, cfg.EvalBatch); err != nil {
+	if res.CleanAcc, err = fit.Accuracy(model, test, cfg.EvalBatch); err != nil {
 		return nil, err
 	}
 	if a != nil {
@@ -100,7 +101,7 @@ func Eval(ctx context.Context, cfg EvalConfig) (*EvalResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		asr, err := Accuracy(model, bd, cfg.EvalBatch)
+		asr, err := fit.Accuracy(model, bd, cfg.EvalBatch)
 		if err != nil {
 			return nil, err
 		}

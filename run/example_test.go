@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"ebyd/fit"
 	"ebyd/run"
 )
 
@@ -37,7 +38,7 @@ func ExampleTrain() {
 	}
 	_, test, _ := f.Data()
 	test, _ = f.Manifest.Dataset.Test.Select(test)
-	again, _ := run.Accuracy(model, test, 0)
+	again, _ := fit.Accuracy(model, test, 0)
 	fmt.Println(f.Manifest.Stage, f.Manifest.Model.Arch, f.Manifest.Model.Width, again == acc)
 	// Output:
 	// clean accuracy is a fraction: true

@@ -16,6 +16,7 @@ import (
 	"ebyd/attack"
 	"ebyd/data"
 	"ebyd/expose"
+	"ebyd/fit"
 	"ebyd/nn"
 )
 
@@ -193,19 +194,7 @@ func Expose(ctx context.Context, cfg ExposeConfig, opts Options) (*ExposeResult,
 		if err != nil {
 			return nil, err
 		}
-		var asrErr error
-		env.ASR = func(m nn.Module) float64 {
-			a, err := Accuracy(m, triggered, cfg.EvalBatch)
-			if err != nil && asrErr == nil {
-				asrErr = err
-			}
-			return a
-		}
-		defer func() {
-			if asrErr != nil {
-				err = asrErr
-			}
-		}()
+		env.ASR = func(m nn.Module) (float64, error) { return fit.Accuracy(m, triggered, cfg.EvalBatch) }
 	}
 	man.Seconds["load_data"] = since(t)
 

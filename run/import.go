@@ -14,6 +14,7 @@ import (
 
 	"ebyd/checkpoint"
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/models"
 	"ebyd/nn"
 )
@@ -126,7 +127,7 @@ func Import(ctx context.Context, cfg ImportConfig, opts Options) (*Result, error
 
 	t = time.Now()
 	prog := opts.progress("eval", 1)
-	acc, err := Accuracy(model, test, cfg.EvalBatch)
+	acc, err := fit.Accuracy(model, test, cfg.EvalBatch)
 	if err != nil {
 		return nil, err
 	}

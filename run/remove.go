@@ -13,6 +13,7 @@ import (
 	"ebyd/attack"
 	"ebyd/data"
 	"ebyd/expose"
+	"ebyd/fit"
 	"ebyd/nn"
 	"ebyd/remove"
 )
@@ -267,11 +268,11 @@ func ownAttack(f *Folder, fullTest *data.Dataset, testSubset int, seed uint64, b
 		}
 	}
 	return func(m nn.Module) (float64, *float64, error) {
-		ca, err := Accuracy(m, test, batch)
+		ca, err := fit.Accuracy(m, test, batch)
 		if err != nil || triggered == nil {
 			return ca, nil, err
 		}
-		asr, err := Accuracy(m, triggered, batch)
+		asr, err := fit.Accuracy(m, triggered, batch)
 		return ca, &asr, err
 	}, nil
 }

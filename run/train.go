@@ -13,10 +13,12 @@ import (
 	"ebyd/attack"
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/metrics"
 	"ebyd/models"
 	"ebyd/nn"
 	"ebyd/optim"
+	"ebyd/tensor"
 )
 
 // TrainConfig is everything that decides a training run's result.
@@ -199,7 +201,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 	t = time.Now()
 	files := map[string][]byte{}
 	if trig == nil {
-		stats, err := fit(ctx, model, train, cfg, opts, "train")
+		stats, err := trainModel(ctx, model, train, cfg, opts, "train")
 		if err != nil {
 			return nil, err
 		}
@@ -216,7 +218,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 	}
 
 	t = time.Now()
-	acc, err := Accuracy(model, test, cfg.EvalBatch)
+	acc, err := fit.Accuracy(model, test, cfg.EvalBatch)
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +228,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
-		if man.Metrics["asr"], err = Accuracy(model, bd, cfg.EvalBatch); err != nil {
+		if man.Metrics["asr"], err = fit.Accuracy(model, bd, cfg.EvalBatch); err != nil {
 			return nil, err
 		}
 	}
@@ -259,13 +261,10 @@ func (e *NaNError) Error() string {
 		e.Loss, e.Epoch, e.Step, e.LR)
 }
 
-// fit trains model on train with the config's optimizer and schedule: the
-// loop every training stage shares.
-func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainConfig, opts Options, label string) (fitStats, error) {
-	var params []*ag.Var
-	for _, p := range nn.Params(model) {
-		params = append(params, p.Var)
-	}
+// trainModel trains model on train with the config's optimizer, schedule
+// and augmentation: every model the run stage trains goes through it.
+func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainConfig, opts Options, label string) (fitStats, error) {
+	params := fit.Params(model)
 	var opt optim.Optimizer
 	switch cfg.Optimizer {
 	case "sgd":
@@ -284,56 +283,46 @@ func fit(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainCon
 
 	var st fitStats
 	times := make([]float64, 0, cfg.Epochs*steps)
-	arena := ag.NewArena()
-	for epoch := range cfg.Epochs {
-		var lossSum float64
-		var right, seen, step int
-		for x, y := range ld.Epoch(epoch) {
-			if err := ctx.Err(); err != nil {
-				return st, fmt.Errorf("training stopped at epoch %d, step %d: %w", epoch+1, step+1, context.Cause(ctx))
+	var lossSum float64
+	var right, seen int
+	var start time.Time
+	var pred, labels []int
+	loop := fit.Loop[*tensor.Tensor]{
+		Epochs: cfg.Epochs, Batches: ld.Epoch, Params: params, Opt: opt,
+		Rate: func(epoch, step int) float32 { return sched.Rate(float32(cfg.LR), epoch*steps+step) },
+		Loss: func(x *tensor.Tensor, y []int) (*ag.Var, float32) {
+			logits := model.Forward(ag.Const(x))
+			loss := ag.CrossEntropy(logits, y)
+			pred, labels = logits.Value.ArgMaxRows(), y
+			return loss, loss.Item()
+		},
+		Before: func(epoch, step int, _ *tensor.Tensor, _ []int) {
+			start = time.Now()
+			if step == 0 {
+				lossSum, right, seen = 0, 0, 0
 			}
-			t := time.Now()
-			opt.SetLR(sched.Rate(float32(cfg.LR), epoch*steps+step))
-			optim.ZeroGrad(params)
-			var l float32
-			var pred []int
-			finite := true
-			err := nn.Recover(func() {
-				// Nothing of the step's graph outlives it: the arena takes
-				// every activation and gradient back for the next step.
-				arena.Step(func() {
-					logits := model.Forward(ag.Const(x))
-					loss := ag.CrossEntropy(logits, y)
-					pred = logits.Value.ArgMaxRows()
-					l = loss.Item()
-					if finite = !math.IsNaN(float64(l)) && !math.IsInf(float64(l), 0); !finite {
-						return
-					}
-					ag.Backward(loss)
-					opt.Step()
-				})
-			})
-			if err != nil {
-				return st, err
-			}
-			if !finite {
-				return st, &NaNError{Epoch: epoch + 1, Step: step + 1, Loss: l, LR: cfg.LR}
-			}
-			times = append(times, since(t))
-
-			step++
+		},
+		After: func(epoch, step int, l float32) {
+			times = append(times, since(start))
 			lossSum += float64(l)
-			right += metrics.Correct(pred, y)
-			seen += len(y)
-			st.loss, st.acc = lossSum/float64(step), float64(right)/float64(seen)
-			prog.Update(epoch*steps+step, fmt.Sprintf("epoch %d/%d  loss %.4f  acc %.2f%%", epoch+1, cfg.Epochs, st.loss, 100*st.acc))
-		}
+			right += metrics.Correct(pred, labels)
+			seen += len(labels)
+			st.loss, st.acc = lossSum/float64(step+1), float64(right)/float64(seen)
+			prog.Update(epoch*steps+step+1, fmt.Sprintf("epoch %d/%d  loss %.4f  acc %.2f%%", epoch+1, cfg.Epochs, st.loss, 100*st.acc))
+		},
+	}
+	switch err := loop.Run(ctx).(type) {
+	case nil:
+	case *fit.Stopped:
+		return st, fmt.Errorf("training stopped at epoch %d, step %d: %w", err.Epoch, err.Step, err.Cause)
+	case *fit.NonFinite:
+		return st, &NaNError{Epoch: err.Epoch, Step: err.Step, Loss: err.Loss, LR: cfg.LR}
+	default:
+		return st, err
 	}
 	// A last step can push weights to Inf without a NaN loss being seen.
-	for _, p := range nn.Params(model) {
-		if p.Value.HasNaN() {
-			return st, fmt.Errorf("training diverged: parameter %s holds NaN or infinite values after the last step; try a lower learning rate (--lr, now %g)", p.Name, cfg.LR)
-		}
+	if name := fit.NonFiniteParam(model); name != "" {
+		return st, fmt.Errorf("training diverged: parameter %s holds NaN or infinite values after the last step; try a lower learning rate (--lr, now %g)", name, cfg.LR)
 	}
 	st.medianStep = median(times)
 	prog.Done(fmt.Sprintf("loss %.4f  acc %.2f%%", st.loss, 100*st.acc))

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"ebyd/checkpoint"
+	"ebyd/fit"
 	"ebyd/metrics"
 	"ebyd/models"
 	"ebyd/nn"
@@ -49,7 +50,7 @@ func TestTrainSmallSubset(t *testing.T) {
 	if test, err = m.Dataset.Test.Select(test); err != nil || test.N != 300 {
 		t.Fatalf("test split: %d images, %v; want 300", test.N, err)
 	}
-	pred, err := run.Predict(model, test, 0)
+	pred, err := fit.Predict(model, test, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

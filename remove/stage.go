@@ -8,6 +8,7 @@ import (
 
 	ag "ebyd/autograd"
 	"ebyd/data"
+	"ebyd/fit"
 	"ebyd/nn"
 	"ebyd/optim"
 	"ebyd/tensor"
@@ -18,11 +19,11 @@ import (
 // smaller step.
 var ErrDiverged = errors.New("diverged")
 
-// fit is the gradient loop every method trains with: epochs of minibatch
+// stage is a training stage of a method: epochs of minibatch gradient
 // steps over the defense images (shuffled from the seed, with the
 // dataset's usual training augmentation), a Row after each epoch.
-type fit struct {
-	stage     string
+type stage struct {
+	name      string
 	optimizer string  // "sgd" (default) or "adam"
 	lr        float64 // constant over the stage
 	momentum  float64 // sgd
@@ -57,19 +58,17 @@ func ce(m nn.Module) func(x *tensor.Tensor, y []int) (*ag.Var, float32) {
 }
 
 // steps is the number of steps the stage takes on n images.
-func (f *fit) steps(n int) int { return epochSteps(f.epochs, f.batch, n) }
+func (f *stage) steps(n int) int { return epochSteps(f.epochs, f.batch, n) }
 
 // epochSteps is the number of steps of epochs passes over n images in
 // batches of batch.
 func epochSteps(epochs, batch, n int) int { return epochs * ((n + batch - 1) / batch) }
 
 // run trains m on ds, appending a row per epoch to rep and ticking tk.
-func (f *fit) run(ctx context.Context, m nn.Module, ds *data.Dataset, env Env, rep *Report, tk *ticker) error {
+func (f *stage) run(ctx context.Context, m nn.Module, ds *data.Dataset, env Env, rep *Report, tk *ticker) error {
 	ps := f.params
 	if ps == nil {
-		for _, p := range nn.Params(m) {
-			ps = append(ps, p.Var)
-		}
+		ps = fit.Params(m)
 	}
 	var opt optim.Optimizer
 	switch f.optimizer {
@@ -78,63 +77,53 @@ func (f *fit) run(ctx context.Context, m nn.Module, ds *data.Dataset, env Env, r
 	case "adam":
 		opt = &optim.Adam{Params: ps, Rate: float32(f.lr), WeightDecay: float32(f.wd)}
 	default:
-		return fmt.Errorf("%s: unknown optimizer %q", f.stage, f.optimizer)
+		return fmt.Errorf("%s: unknown optimizer %q", f.name, f.optimizer)
 	}
 	objective := f.objective
 	if objective == nil {
 		objective = ce(m)
 	}
 	ld := &data.Loader{Data: ds, BatchSize: f.batch, Shuffle: true, Seed: env.Seed ^ f.seed, Reuse: true, Augment: data.DefaultAugment(ds.Name)}
-	arena := ag.NewArena()
 	defer nn.SetTraining(m, false)
-	for epoch := 1; epoch <= f.epochs; epoch++ {
-		nn.SetTraining(m, f.train)
-		var sum float64
-		n := 0
-		for x, y := range ld.Epoch(epoch - 1) {
-			if err := ctx.Err(); err != nil {
-				return fmt.Errorf("%s stopped at epoch %d: %w", f.stage, epoch, context.Cause(ctx))
+	var sum float64 // the epoch's loss so far, over n steps
+	var n int
+	loop := fit.Loop[*tensor.Tensor]{
+		Epochs: f.epochs, Batches: ld.Epoch, Params: ps, Opt: opt, Clip: f.clip, Loss: objective,
+		Before: func(_, step int, _ *tensor.Tensor, _ []int) {
+			if step == 0 {
+				nn.SetTraining(m, f.train)
+				sum, n = 0, 0
 			}
-			optim.ZeroGrad(ps)
-			var v float32
-			err := nn.Recover(func() {
-				arena.Step(func() {
-					var loss *ag.Var
-					loss, v = objective(x, y)
-					if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-						return
-					}
-					ag.Backward(loss)
-					if f.clip > 0 {
-						optim.ClipGradNorm(ps, f.clip)
-					}
-					opt.Step()
-				})
-			})
-			if err != nil {
-				return err
-			}
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return fmt.Errorf("%s %w: the loss is %v at epoch %d, step %d (lr %g)", f.stage, ErrDiverged, v, epoch, n+1, f.lr)
-			}
+		},
+		After: func(epoch, _ int, v float32) {
 			if f.after != nil {
 				f.after()
 			}
 			sum += float64(v)
 			n++
-			tk.tick(fmt.Sprintf("%s %d/%d  loss %.4f", f.stage, epoch, f.epochs, sum/float64(n)))
-		}
-		nn.SetTraining(m, false)
-		if err := checkFinite(m, f.stage); err != nil {
-			return fmt.Errorf("%w (%w)", err, ErrDiverged)
-		}
-		acc, err := accuracy(m, ds)
-		if err != nil {
-			return err
-		}
-		rep.Rows = append(rep.Rows, Row{Stage: f.stage, Epoch: epoch, DefenseAcc: acc, Loss: sum / float64(n)})
+			tk.tick(fmt.Sprintf("%s %d/%d  loss %.4f", f.name, epoch+1, f.epochs, sum/float64(n)))
+		},
+		EndEpoch: func(epoch int) (bool, error) {
+			nn.SetTraining(m, false)
+			if err := checkFinite(m, f.name); err != nil {
+				return false, fmt.Errorf("%w (%w)", err, ErrDiverged)
+			}
+			acc, err := fit.Accuracy(m, ds, fit.EvalBatch)
+			if err != nil {
+				return false, err
+			}
+			rep.Rows = append(rep.Rows, Row{Stage: f.name, Epoch: epoch + 1, DefenseAcc: acc, Loss: sum / float64(n)})
+			return false, nil
+		},
 	}
-	return nil
+	switch err := loop.Run(ctx).(type) {
+	case *fit.Stopped:
+		return fmt.Errorf("%s stopped at epoch %d: %w", f.name, err.Epoch, err.Cause)
+	case *fit.NonFinite:
+		return fmt.Errorf("%s %w: the loss is %v at epoch %d, step %d (lr %g)", f.name, ErrDiverged, err.Loss, err.Epoch, err.Step, f.lr)
+	default:
+		return err
+	}
 }
 
 // ticker counts a method's steps across its stages for Env.Progress.
@@ -189,10 +178,10 @@ func (r Recipe) check(optional bool) error {
 	return nil
 }
 
-// fit is the recipe as a stage.
-func (r Recipe) fit(stage string) *fit {
-	return &fit{
-		stage: stage, lr: r.LR, momentum: r.Momentum, wd: r.WeightDecay,
+// stage is the recipe as a stage named name.
+func (r Recipe) stage(name string) *stage {
+	return &stage{
+		name: name, lr: r.LR, momentum: r.Momentum, wd: r.WeightDecay,
 		epochs: r.Epochs, batch: r.BatchSize, train: true, clip: r.MaxGradNorm,
 	}
 }
