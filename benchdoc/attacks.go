@@ -4,10 +4,7 @@ import (
 	"ebyd/attack"
 	"ebyd/report"
 	"ebyd/run"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,18 +30,11 @@ func (cfg Attacks) Write() error {
 	}
 	var b strings.Builder
 	for _, g := range cfg.Grids {
-		raw, err := os.ReadFile(filepath.Join(g, run.GridFile))
-		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%s holds no %s; run the grid first (ebyd bench attacks --out %s)", g, run.GridFile, g)
-		}
+		res, err := readResult[run.AttackGridResult](g, run.GridFile, "bench attacks")
 		if err != nil {
 			return err
 		}
-		var res run.AttackGridResult
-		if err := json.Unmarshal(raw, &res); err != nil {
-			return fmt.Errorf("%s: %w", filepath.Join(g, run.GridFile), err)
-		}
-		if err := attackSection(&b, g, &res, imgDir, docDir, cfg.Image); err != nil {
+		if err := attackSection(&b, g, res, imgDir, docDir, cfg.Image); err != nil {
 			return err
 		}
 	}

@@ -39,7 +39,7 @@ func TestAttacks(t *testing.T) {
 		}
 	}
 
-	if err := (Attacks{Grids: []string{tmp}, Doc: doc}).Write(); err == nil || !strings.Contains(err.Error(), "run the grid first") {
+	if err := (Attacks{Grids: []string{tmp}, Doc: doc}).Write(); err == nil || !strings.Contains(err.Error(), "run the benchmark first") {
 		t.Errorf("a folder without a grid: %v", err)
 	}
 }

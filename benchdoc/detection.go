@@ -7,7 +7,6 @@ import (
 	"ebyd/metrics"
 	"ebyd/report"
 	"ebyd/run"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,13 +24,9 @@ const WorkingASR = 0.9
 // targeted NC recovered for BadNets and Blend runs beside the true ones
 // (pictures under img/detection/ beside the document).
 func Detection(bench, doc string) error {
-	raw, err := os.ReadFile(filepath.Join(bench, run.DetectBenchFile))
+	res, err := readResult[run.DetectBenchResult](bench, run.DetectBenchFile, "bench detection")
 	if err != nil {
-		return fmt.Errorf("%s: %w (run the benchmark first: ebyd bench detection --out %s)", bench, err, bench)
-	}
-	var res run.DetectBenchResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(bench, run.DetectBenchFile), err)
+		return err
 	}
 	docDir := filepath.Dir(doc)
 	imgDir := filepath.Join(docDir, "img", "detection")

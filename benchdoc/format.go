@@ -1,7 +1,11 @@
 package benchdoc
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 )
 
@@ -40,3 +44,20 @@ func img(docDir, path string) string {
 }
 
 func pct(f float64) string { return fmt.Sprintf("%.2f%%", 100*f) }
+
+// readResult reads the summary file a benchmark wrote into its folder; a
+// missing one says which command writes it.
+func readResult[T any](bench, file, command string) (*T, error) {
+	raw, err := os.ReadFile(filepath.Join(bench, file))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s holds no %s; run the benchmark first (ebyd %s --out %s)", bench, file, command, bench)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var res T
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(bench, file), err)
+	}
+	return &res, nil
+}

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -17,13 +15,9 @@ import (
 // Removal writes the tables of a removal benchmark folder into the
 // document's generated section "removal tables".
 func Removal(bench, doc string) error {
-	raw, err := os.ReadFile(filepath.Join(bench, run.RemoveBenchFile))
+	res, err := readResult[run.RemoveBenchResult](bench, run.RemoveBenchFile, "bench removal")
 	if err != nil {
-		return fmt.Errorf("%s: %w (run the benchmark first: ebyd bench removal --out %s)", bench, err, bench)
-	}
-	var res run.RemoveBenchResult
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(bench, run.RemoveBenchFile), err)
+		return err
 	}
 	if len(res.Rows) == 0 {
 		return fmt.Errorf("%s holds no rows", bench)
