@@ -579,12 +579,9 @@ func (f *iadFit) trainJoint() error {
 			q.SetRequiresGrad(true)
 		}
 	}()
-	var optC optim.Optimizer
-	switch cfg.Optimizer {
-	case "sgd":
-		optC = &optim.SGD{Params: paramsC, Rate: float32(cfg.LR), Momentum: float32(cfg.Momentum), WeightDecay: float32(cfg.WeightDecay)}
-	default:
-		optC = &optim.Adam{Params: paramsC, Rate: float32(cfg.LR), WeightDecay: float32(cfg.WeightDecay)}
+	optC, err := optim.New(paramsC, optim.Config{Name: cfg.Optimizer, LR: cfg.LR, Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay})
+	if err != nil {
+		return fmt.Errorf("iad: %w", err)
 	}
 	optG := &optim.Adam{Params: paramsG, Rate: float32(t.LRG), Beta1: float32(t.Beta1), Beta2: float32(t.Beta2)}
 	ld := &data.Loader{Data: f.train, BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Reuse: true, Augment: f.aug}

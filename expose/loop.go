@@ -62,14 +62,9 @@ func (l *loop) run(ctx context.Context, m nn.Module, d *data.Defense, env Env) (
 	if ps == nil {
 		ps = fit.Params(m)
 	}
-	var opt optim.Optimizer
-	switch l.optimizer {
-	case "sgd":
-		opt = &optim.SGD{Params: ps, Rate: float32(l.lr), Momentum: float32(l.momentum), WeightDecay: float32(l.wd)}
-	case "adam":
-		opt = &optim.Adam{Params: ps, Rate: float32(l.lr), WeightDecay: float32(l.wd)}
-	default:
-		return nil, fmt.Errorf("%s: unknown optimizer %q (adam or sgd)", l.method, l.optimizer)
+	opt, err := optim.New(ps, optim.Config{Name: l.optimizer, LR: l.lr, Momentum: l.momentum, WeightDecay: l.wd})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", l.method, err)
 	}
 	sched := optim.MultiStep{Milestones: l.milestones, Gamma: float32(l.gamma)}
 	rate := func(epoch int) float32 { return sched.Rate(float32(l.lr), epoch) }

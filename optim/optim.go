@@ -1,6 +1,7 @@
 package optim
 
 import (
+	"fmt"
 	"math"
 
 	ag "ebyd/autograd"
@@ -13,6 +14,31 @@ type Optimizer interface {
 	Step()
 	LR() float32
 	SetLR(lr float32)
+}
+
+// Config names an optimizer and its settings, as training recipes state
+// them: sgd or adam, both with coupled L2 weight decay (torch.optim's
+// weight_decay); Momentum and Nesterov apply to sgd.
+type Config struct {
+	Name        string
+	LR          float64
+	Momentum    float64
+	WeightDecay float64
+	Nesterov    bool
+}
+
+// Names lists the optimizers New makes.
+var Names = []string{"adam", "sgd"}
+
+// New makes the optimizer c names over params.
+func New(params []*ag.Var, c Config) (Optimizer, error) {
+	switch c.Name {
+	case "sgd":
+		return &SGD{Params: params, Rate: float32(c.LR), Momentum: float32(c.Momentum), WeightDecay: float32(c.WeightDecay), Nesterov: c.Nesterov}, nil
+	case "adam":
+		return &Adam{Params: params, Rate: float32(c.LR), WeightDecay: float32(c.WeightDecay)}, nil
+	}
+	return nil, fmt.Errorf("unknown optimizer %q (adam or sgd)", c.Name)
 }
 
 // ZeroGrad drops the gradients of params before the next backward pass.

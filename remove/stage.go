@@ -1,6 +1,7 @@
 package remove
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,14 +71,9 @@ func (f *stage) run(ctx context.Context, m nn.Module, ds *data.Dataset, env Env,
 	if ps == nil {
 		ps = fit.Params(m)
 	}
-	var opt optim.Optimizer
-	switch f.optimizer {
-	case "", "sgd":
-		opt = &optim.SGD{Params: ps, Rate: float32(f.lr), Momentum: float32(f.momentum), WeightDecay: float32(f.wd), Nesterov: f.nesterov}
-	case "adam":
-		opt = &optim.Adam{Params: ps, Rate: float32(f.lr), WeightDecay: float32(f.wd)}
-	default:
-		return fmt.Errorf("%s: unknown optimizer %q", f.name, f.optimizer)
+	opt, err := optim.New(ps, optim.Config{Name: cmp.Or(f.optimizer, "sgd"), LR: f.lr, Momentum: f.momentum, WeightDecay: f.wd, Nesterov: f.nesterov})
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.name, err)
 	}
 	objective := f.objective
 	if objective == nil {

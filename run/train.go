@@ -78,9 +78,14 @@ func DefaultLR(optimizer string) float64 {
 
 // Optimizers and Schedules list the names TrainConfig accepts.
 var (
-	Optimizers = []string{"adam", "sgd"}
+	Optimizers = optim.Names
 	Schedules  = []string{"constant", "cosine"}
 )
+
+// optimizer is the config's optimizer and its settings.
+func (c *TrainConfig) optimizer() optim.Config {
+	return optim.Config{Name: c.Optimizer, LR: c.LR, Momentum: c.Momentum, WeightDecay: c.WeightDecay}
+}
 
 // resolve checks the config and fills in the defaults that depend on other
 // fields, so that the manifest records what was actually run.
@@ -265,12 +270,9 @@ func (e *NaNError) Error() string {
 // and augmentation: every model the run stage trains goes through it.
 func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg TrainConfig, opts Options, label string) (fitStats, error) {
 	params := fit.Params(model)
-	var opt optim.Optimizer
-	switch cfg.Optimizer {
-	case "sgd":
-		opt = &optim.SGD{Params: params, Rate: float32(cfg.LR), Momentum: float32(cfg.Momentum), WeightDecay: float32(cfg.WeightDecay)}
-	case "adam":
-		opt = &optim.Adam{Params: params, Rate: float32(cfg.LR), WeightDecay: float32(cfg.WeightDecay)}
+	opt, err := optim.New(params, cfg.optimizer())
+	if err != nil {
+		return fitStats{}, err
 	}
 	ld := &data.Loader{Data: train, BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Reuse: true, Augment: *cfg.Augment}
 	steps := ld.Len()
