@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"strings"
 	"testing"
 
 	ag "ebyd/autograd"
@@ -83,4 +84,18 @@ func TestSchedules(t *testing.T) {
 	near(t, c.Rate(1, 0), 1)
 	near(t, c.Rate(1, 2), 0.5)
 	near(t, c.Rate(1, 4), 0)
+}
+
+func TestNew(t *testing.T) {
+	p := []*ag.Var{ag.Param(tensor.Full(1, 2))}
+	o, err := New(p, Config{Name: "sgd", LR: 0.1, Momentum: 0.9, WeightDecay: 5e-4, Nesterov: true})
+	if s, ok := o.(*SGD); err != nil || !ok || s.Rate != 0.1 || s.Momentum != 0.9 || s.WeightDecay != 5e-4 || !s.Nesterov {
+		t.Errorf("sgd: %+v, %v", o, err)
+	}
+	if a, err := New(p, Config{Name: "adam", LR: 1e-3}); err != nil || a.LR() != 1e-3 {
+		t.Errorf("adam: %+v, %v", a, err)
+	}
+	if _, err := New(p, Config{Name: "adagrad"}); err == nil || !strings.Contains(err.Error(), `unknown optimizer "adagrad"`) {
+		t.Errorf("unknown optimizer: %v", err)
+	}
 }
