@@ -17,7 +17,7 @@ type MNISTNet struct {
 }
 
 func init() {
-	register(Spec{Name: "mnistnet", DefaultWidth: 32, Sizes: atLeast(6), build: newMNISTNet})
+	register(Spec{Name: "mnistnet", DefaultWidth: 32, Sizes: atLeast(6), build: newMNISTNet, params: mnistnetParams})
 }
 
 func newMNISTNet(c Config, r *rand.Rand) nn.Module {

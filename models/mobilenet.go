@@ -32,7 +32,7 @@ type InvertedResidual struct {
 var mobileCfg = [][4]int{{1, 16, 1, 1}, {6, 24, 2, 1}, {6, 32, 3, 2}, {6, 64, 4, 2}, {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}}
 
 func init() {
-	register(Spec{Name: "mobilenetv2", DefaultWidth: 32, Sizes: atLeast(8), build: newMobileNetV2})
+	register(Spec{Name: "mobilenetv2", DefaultWidth: 32, Sizes: atLeast(8), build: newMobileNetV2, params: mobilenetv2Params})
 }
 
 func newMobileNetV2(c Config, r *rand.Rand) nn.Module {

@@ -33,6 +33,8 @@ type Spec struct {
 	// Sizes reports whether an input size works for this architecture.
 	Sizes func(size int) error
 	build func(c Config, r *rand.Rand) nn.Module
+	// params counts the trainable parameters build makes (size.go).
+	params func(c Config) float64
 }
 
 var registry = map[string]Spec{}
@@ -72,6 +74,9 @@ func New(name string, c Config) (nn.Module, error) {
 	}
 	if err := s.Sizes(c.InputSize); err != nil {
 		return nil, fmt.Errorf("models: %s: %w", name, err)
+	}
+	if err := checkSize(s, c); err != nil {
+		return nil, err
 	}
 	r := rand.New(rand.NewPCG(c.Seed, 0x5eed))
 	return nn.Build(s.build(c, r)), nil

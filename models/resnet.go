@@ -27,7 +27,7 @@ type BasicBlock struct {
 }
 
 func init() {
-	register(Spec{Name: "resnet18", DefaultWidth: 64, Sizes: atLeast(8), build: newResNet18})
+	register(Spec{Name: "resnet18", DefaultWidth: 64, Sizes: atLeast(8), build: newResNet18, params: func(c Config) float64 { return resnetParams(c, false) }})
 }
 
 // stages adds layer1..layer4 of a CIFAR ResNet-18 to parent: two blocks per
@@ -112,7 +112,7 @@ type PreActBlock struct {
 }
 
 func init() {
-	register(Spec{Name: "preactresnet18", DefaultWidth: 64, Sizes: atLeast(8), build: newPreActResNet18})
+	register(Spec{Name: "preactresnet18", DefaultWidth: 64, Sizes: atLeast(8), build: newPreActResNet18, params: func(c Config) float64 { return resnetParams(c, true) }})
 }
 
 func newPreActResNet18(c Config, r *rand.Rand) nn.Module {

@@ -26,7 +26,7 @@ func init() {
 			return fmt.Errorf("input size %d: five 2×2 max pools need a multiple of 32", s)
 		}
 		return nil
-	}, build: newVGG16})
+	}, build: newVGG16, params: vgg16Params})
 }
 
 func newVGG16(c Config, r *rand.Rand) nn.Module {
