@@ -120,6 +120,8 @@ func (c *TrainConfig) resolve() error {
 		return fmt.Errorf("--width %d: must be positive", c.Width)
 	case c.Epochs < 1:
 		return fmt.Errorf("--epochs %d: must be at least 1", c.Epochs)
+	case c.Epochs > MaxTrainSteps:
+		return fmt.Errorf("--epochs %d: a run is limited to %d training steps (epochs × steps per epoch)", c.Epochs, MaxTrainSteps)
 	case c.BatchSize < 1:
 		return fmt.Errorf("--batch-size %d: must be at least 1", c.BatchSize)
 	case !(c.LR > 0) || math.IsInf(c.LR, 0):
@@ -248,6 +250,15 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 
 func since(t time.Time) float64 { return time.Since(t).Seconds() }
 
+// MaxTrainSteps bounds a training run's steps (epochs × steps per epoch):
+// at a millisecond a step it is eleven days, and it keeps every step count
+// (progress, schedule) far from overflowing.
+const MaxTrainSteps = 1_000_000_000
+
+// maxStepTimes bounds the step times kept for median_step: a run of more
+// steps reports the median of its last maxStepTimes steps (8 MiB of times).
+const maxStepTimes = 1 << 20
+
 // fitStats summarise the last epoch of a training run.
 type fitStats struct {
 	loss, acc  float64 // mean loss and accuracy over the last epoch's batches
@@ -276,6 +287,10 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 	}
 	ld := &data.Loader{Data: train, BatchSize: cfg.BatchSize, Shuffle: true, Seed: cfg.Seed, Reuse: true, Augment: *cfg.Augment}
 	steps := ld.Len()
+	if steps > 0 && cfg.Epochs > MaxTrainSteps/steps {
+		return fitStats{}, fmt.Errorf("--epochs %d × %d steps per epoch = %d training steps, over the limit of %d",
+			cfg.Epochs, steps, int64(cfg.Epochs)*int64(steps), MaxTrainSteps)
+	}
 	var sched optim.Schedule = optim.Constant{}
 	if cfg.Schedule == "cosine" {
 		sched = optim.Cosine{TMax: cfg.Epochs * steps}
@@ -284,7 +299,7 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 	nn.SetTraining(model, true)
 
 	var st fitStats
-	times := make([]float64, 0, cfg.Epochs*steps)
+	times := newStepTimes(cfg.Epochs*steps, maxStepTimes)
 	var lossSum float64
 	var right, seen int
 	var start time.Time
@@ -305,7 +320,7 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 			}
 		},
 		After: func(epoch, step int, l float32) {
-			times = append(times, since(start))
+			times.add(since(start))
 			lossSum += float64(l)
 			right += metrics.Correct(pred, labels)
 			seen += len(labels)
@@ -326,10 +341,35 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 	if name := fit.NonFiniteParam(model); name != "" {
 		return st, fmt.Errorf("training diverged: parameter %s holds NaN or infinite values after the last step; try a lower learning rate (--lr, now %g)", name, cfg.LR)
 	}
-	st.medianStep = median(times)
+	st.medianStep = times.median()
 	prog.Done(fmt.Sprintf("loss %.4f  acc %.2f%%", st.loss, 100*st.acc))
 	return st, nil
 }
+
+// stepTimes keeps the last keep of the step times added, in memory bounded
+// by keep whatever the run's length.
+type stepTimes struct {
+	xs   []float64
+	keep int
+	n    int // times added
+}
+
+// newStepTimes expects steps times and keeps at most keep.
+func newStepTimes(steps, keep int) *stepTimes {
+	return &stepTimes{xs: make([]float64, 0, max(min(steps, keep), 0)), keep: keep}
+}
+
+func (s *stepTimes) add(x float64) {
+	if len(s.xs) < s.keep {
+		s.xs = append(s.xs, x)
+	} else {
+		s.xs[s.n%s.keep] = x
+	}
+	s.n++
+}
+
+// median of the times kept: exact for a run of at most keep steps.
+func (s *stepTimes) median() float64 { return median(s.xs) }
 
 // median of xs (0 for none); xs is reordered.
 func median(xs []float64) float64 {

@@ -6,6 +6,8 @@ import (
 	"math"
 	"path/filepath"
 	"testing"
+
+	"ebyd/internal/memlimit"
 )
 
 // The same seed and GOMAXPROCS give bitwise-identical weights and metrics.
@@ -90,5 +92,50 @@ func TestTrainNaN(t *testing.T) {
 	var nan *NaNError
 	if !errors.As(err, &nan) || nan.Epoch != 1 || nan.Step < 1 {
 		t.Fatalf("err = %v, want a NaNError at epoch 1", err)
+	}
+}
+
+// A number of epochs whose steps no run could finish (or count) is refused
+// before anything is allocated in proportion to it.
+func TestTrainHugeEpochs(t *testing.T) {
+	cfg := DefaultTrainConfig()
+	cfg.Width, cfg.TrainSubset, cfg.TestSubset = 4, 64, 64
+	for epochs, want := range map[int]string{
+		1e17: "--epochs 100000000000000000: a run is limited to 1000000000 training steps (epochs × steps per epoch)",
+		1e9:  "--epochs 1000000000 × 4 steps per epoch = 4000000000 training steps, over the limit of 1000000000",
+	} {
+		cfg.Epochs = epochs
+		_, err := Train(context.Background(), cfg, Options{Out: filepath.Join(t.TempDir(), "run")})
+		if err == nil || err.Error() != want {
+			t.Errorf("--epochs %d: got %v\nwant %s", epochs, err, want)
+		}
+	}
+}
+
+func TestTrainHugeWidth(t *testing.T) {
+	t.Setenv(memlimit.Env, "16GiB")
+	cfg := DefaultTrainConfig()
+	cfg.Width, cfg.TrainSubset, cfg.TestSubset = 100000, 64, 64
+	_, err := Train(context.Background(), cfg, Options{Out: filepath.Join(t.TempDir(), "run")})
+	const want = "model mnistnet at width 100000 needs 42.6 TiB of parameters (float32); the limit is 16 GiB (set by EBYD_MAX_MEMORY)"
+	if err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+}
+
+func TestStepTimes(t *testing.T) {
+	s := newStepTimes(10, 4)
+	for _, x := range []float64{9, 9, 9, 1, 2, 3, 4} {
+		s.add(x)
+	}
+	if m := s.median(); m != 2.5 {
+		t.Errorf("median of the last 4 = %v, want 2.5", m)
+	}
+	s = newStepTimes(3, 4)
+	for _, x := range []float64{3, 1, 2} {
+		s.add(x)
+	}
+	if m := s.median(); m != 2 {
+		t.Errorf("median = %v, want 2", m)
 	}
 }
