@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"ebyd/internal/memlimit"
 	"ebyd/run"
 )
 
@@ -55,7 +56,7 @@ Compare with PyTorch on the same machine:
 	}
 	f := c.Flags()
 	f.StringVar(&cfg.Model, "model", cfg.Model, "mnistnet, resnet18, preactresnet18, vgg16 or mobilenetv2")
-	f.IntVar(&cfg.Width, "width", 0, "channels of the first layer (0: the architecture's default)")
+	f.IntVar(&cfg.Width, "width", 0, "channels of the first layer (0: the architecture's default); refused when the parameters pass "+memlimit.Help)
 	f.IntVar(&cfg.Batch, "batch", cfg.Batch, "images per step")
 	f.IntVar(&cfg.Steps, "steps", cfg.Steps, "timed steps")
 	f.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "untimed steps before timing")

@@ -10,6 +10,7 @@ import (
 
 	"ebyd/attack"
 	"ebyd/data"
+	"ebyd/internal/memlimit"
 	"ebyd/run"
 )
 
@@ -91,8 +92,8 @@ func trainFlags(f *pflag.FlagSet, cfg *run.TrainConfig) {
 	f.Var(augmentFlag{&cfg.Augment}, "augment", "training augmentation: default (crop=4,flip for cifar10 and imagefolder, none for digits), none, or a list such as crop=4,flip")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "read the dataset's files from this directory instead of the default location")
 	f.StringVar(&cfg.Model, "model", cfg.Model, "architecture: mnistnet, resnet18, preactresnet18, vgg16 or mobilenetv2")
-	f.IntVar(&cfg.Width, "width", 0, "channels of the first layer, every later layer scales with it (0: the architecture's default, 32 for mnistnet, 64 for the ResNets)")
-	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, "passes over the training set")
+	f.IntVar(&cfg.Width, "width", 0, "channels of the first layer, every later layer scales with it (0: the architecture's default, 32 for mnistnet, 64 for the ResNets); refused when the parameters pass "+memlimit.Help)
+	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, fmt.Sprintf("passes over the training set (at most %d steps in all, epochs × steps per epoch)", run.MaxTrainSteps))
 	f.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "images per training step")
 	f.StringVar(&cfg.Optimizer, "optimizer", cfg.Optimizer, "adam or sgd")
 	f.Float64Var(&cfg.LR, "lr", 0, fmt.Sprintf("learning rate (0: %g for adam, %g for sgd)", run.DefaultLR("adam"), run.DefaultLR("sgd")))

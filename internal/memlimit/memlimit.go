@@ -24,9 +24,8 @@ const Env = "EBYD_MAX_MEMORY"
 // Fallback is the limit where the physical memory cannot be read.
 const Fallback = 16 << 30
 
-// Help says, in one line for --help texts, what the limit is and how to
-// raise it.
-const Help = "estimated memory over the limit (half the physical memory; set " + Env + ", e.g. " + Env + "=64GiB, to change it) is refused"
+// Help names the limit in --help texts.
+const Help = "the memory limit (" + Env + ", e.g. " + Env + "=64GiB; default half the physical memory)"
 
 var (
 	defaultOnce sync.Once
@@ -89,7 +88,7 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	how := fmt.Sprintf("set %s (e.g. %s=64GiB) to raise it", Env, Env)
+	how := fmt.Sprintf("set %s, e.g. %s=64GiB, to raise it", Env, Env)
 	if e.Env {
 		how = "set by " + Env
 	}
