@@ -8,6 +8,8 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+
+	"ebyd/internal/memlimit"
 )
 
 // This file is a restricted pickle machine: it decodes the pickle opcodes of
@@ -118,6 +120,10 @@ type unpickler struct {
 	stack []any
 	marks []int
 	memo  map[int]any
+	// built estimates the bytes of Go memory the opcodes so far have built
+	// (every value, container slot, dict entry and memo entry, cumulative);
+	// run refuses a pickle whose estimate passes pickleBudget.
+	built int64
 
 	global         func(module, name string) (any, error)
 	call           func(fn any, args []any) (any, error)
@@ -131,12 +137,46 @@ var errPickleEnd = errors.New("pickle ends before STOP (truncated?)")
 // stay in the tens.
 const maxPickleStack = 1 << 20
 
+// maxPickleBuilt caps what one pickle may build (unpickler.built), whatever
+// its length: a state_dict's pickle builds about 20 bytes per byte of
+// pickle (testdata), a few tens of kilobytes per tensor.
+const maxPickleBuilt = 512 << 20
+
+// pickleBudget is what a pickle of n bytes may build: 64 MiB plus 64 bytes
+// per pickle byte, at most maxPickleBuilt and a quarter of the memory limit
+// (internal/memlimit). A hostile pickle that appends an empty dict to a
+// list every two bytes builds about 50 per byte, so it is the fixed caps
+// that stop a large one.
+func pickleBudget(n int) (int64, error) {
+	limit, err := memlimit.Limit()
+	if err != nil {
+		return 0, err
+	}
+	return min(64<<20+64*int64(n), maxPickleBuilt, limit/4), nil
+}
+
+// pickleTooBigError reports a pickle that builds more than its budget.
+type pickleTooBigError struct {
+	size          int
+	built, budget int64
+}
+
+func (e *pickleTooBigError) Error() string {
+	return fmt.Sprintf("the pickle builds more than %s of objects, over the limit of %s for a %d-byte pickle "+
+		"(64 MiB + 64 bytes per byte, at most %s and a quarter of %s); a state_dict's pickle builds far less: the file is corrupt or hostile",
+		memlimit.Bytes(float64(e.built)), memlimit.Bytes(float64(e.budget)), e.size, memlimit.Bytes(maxPickleBuilt), memlimit.Help)
+}
+
 // run executes opcodes until STOP and returns the value left on the stack.
 // u.pos is left just after STOP, so that consecutive pickles in one stream
 // (the legacy torch.save format) can be read one after another.
 func (u *unpickler) run() (result any, err error) {
 	if u.memo == nil {
 		u.memo = map[int]any{}
+	}
+	budget, err := pickleBudget(len(u.data))
+	if err != nil {
+		return nil, err
 	}
 	for {
 		if u.pos >= len(u.data) {
@@ -151,6 +191,9 @@ func (u *unpickler) run() (result any, err error) {
 		}
 		if len(u.stack) > maxPickleStack || len(u.marks) > maxPickleStack {
 			return nil, fmt.Errorf("pickle stack deeper than %d", maxPickleStack)
+		}
+		if u.built > budget {
+			return nil, &pickleTooBigError{size: len(u.data), built: u.built, budget: budget}
 		}
 		if done {
 			if len(u.stack) != 1 || len(u.marks) != 0 {
@@ -263,7 +306,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		u.push(v)
+		u.pushRef(v)
 
 	case opNone:
 		u.push(nil)
@@ -308,6 +351,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		u.built += int64(len(b))
 		u.push(decodeLong(b))
 	case opBinFloat:
 		b, err := u.read(8)
@@ -321,12 +365,14 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		u.built += int64(len(b))
 		u.push(string(b))
 	case opBinBytes, opShortBinBytes, opBinBytes8, opByteArray8:
 		b, err := u.readSized(op)
 		if err != nil {
 			return false, err
 		}
+		u.built += int64(len(b))
 		u.push(pyBytes(b))
 
 	case opEmptyTuple:
@@ -362,6 +408,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		u.built += 16
 		l.items = append(l.items, v)
 	case opAppends, opAddItems:
 		items, err := u.popMark()
@@ -372,6 +419,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		u.built += 16 * int64(len(items))
 		l.items = append(l.items, items...)
 	case opEmptySet:
 		u.push(&pyList{}) // sets are kept as lists: nothing here needs hashing
@@ -403,6 +451,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		u.built += 64
 		d.set(k, v)
 	case opSetItems:
 		items, err := u.popMark()
@@ -413,6 +462,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		u.built += 32 * int64(len(items))
 		if err := setItems(d, items); err != nil {
 			return false, err
 		}
@@ -426,12 +476,14 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if err != nil {
 			return false, err
 		}
+		u.built += 48
 		u.memo[idx] = v
 	case opMemoize:
 		v, err := u.top()
 		if err != nil {
 			return false, err
 		}
+		u.built += 48
 		u.memo[len(u.memo)] = v
 	case opBinGet, opLongBinGet, opGet:
 		idx, err := u.memoIndex(op)
@@ -442,7 +494,7 @@ func (u *unpickler) step(op byte) (bool, error) {
 		if !ok {
 			return false, fmt.Errorf("memo key %d not found", idx)
 		}
-		u.push(v)
+		u.pushRef(v)
 
 	case opGlobal, opInst:
 		module, err := u.readLine()
@@ -552,7 +604,30 @@ func (u *unpickler) step(op byte) (bool, error) {
 	return false, nil
 }
 
-func (u *unpickler) push(v any) { u.stack = append(u.stack, v) }
+// push charges every value 16 bytes (its slot), composites 64 more and the
+// items they hold 16 each (32 per dict item: key and value, and its index);
+// strings, integers' bytes, appends and memo entries are charged where they
+// are read or made.
+func (u *unpickler) push(v any) {
+	u.built += 16
+	switch v := v.(type) {
+	case *pyTuple:
+		u.built += 64 + 16*int64(len(v.items))
+	case *pyList:
+		u.built += 64 + 16*int64(len(v.items))
+	case *pyDict:
+		u.built += 64 + 64*int64(len(v.keys))
+	case *pyGlobal, *pyOpaque, *ptTensor, *storageRef:
+		u.built += 64
+	}
+	u.stack = append(u.stack, v)
+}
+
+// pushRef pushes a value already built (DUP, GET): only its slot is new.
+func (u *unpickler) pushRef(v any) {
+	u.built += 16
+	u.stack = append(u.stack, v)
+}
 
 func (u *unpickler) pop() (any, error) {
 	if len(u.stack) == 0 || (len(u.marks) > 0 && u.marks[len(u.marks)-1] == len(u.stack)) {

@@ -10,12 +10,14 @@ import (
 	"math"
 	"strings"
 
+	"ebyd/internal/memlimit"
 	"ebyd/tensor"
 )
 
 // maxPickleSize bounds data.pkl: a state_dict pickle is a few hundred bytes
-// per tensor, so anything near this is not one.
-const maxPickleSize = 1 << 30
+// per tensor, so anything near this is not one. (A deflated data.pkl this
+// large can sit in a file of a few hundred kilobytes.)
+const maxPickleSize = 256 << 20
 
 // ReadPT reads the state_dict saved in a PyTorch .pt/.pth file by
 // torch.save: the zip format of torch >= 1.6 or the older legacy format.
@@ -313,13 +315,36 @@ func stripPrefix(entries []pendingEntry) []pendingEntry {
 // so the elements produced are budgeted: 2^20 plus four per storage element
 // actually read. Legitimate views (slices, tied weights, small expanded
 // buffers) fit; a small file asking for terabytes does not.
+//
+// Before anything is read, the bytes of the storages and of the float32
+// tensors are checked against the memory limit (internal/memlimit): a
+// deflated storage of gigabytes fits in a small zip.
 func materialise(entries []pendingEntry, load func(*storageRef) ([]byte, error), order binary.ByteOrder) (*StateDict, error) {
 	budget := int64(1 << 20)
+	need := 0.0
+	counted := map[*storageRef]bool{}
+	for _, e := range entries {
+		t := e.t
+		n, _ := numel(t.shape) // checked by rebuildTensor
+		if !counted[t.storage] && n > 0 {
+			counted[t.storage] = true
+			budget += 4 * t.storage.numel
+			need += float64(t.storage.numel) * float64(t.storage.dtype.Size())
+		}
+		if n > budget {
+			return nil, fmt.Errorf("tensor %q: view of %d elements repeats its storage of %d elements out of proportion", e.name, n, t.storage.numel)
+		}
+		budget -= n
+		need += 4 * float64(n)
+	}
+	if err := memlimit.Check(fmt.Sprintf("the state_dict's %d tensors", len(entries)), "to load (storage bytes and float32 values)", need); err != nil {
+		return nil, err
+	}
 	cache := map[*storageRef][]byte{}
 	sd := &StateDict{Entries: make([]Entry, 0, len(entries))}
 	for _, e := range entries {
 		t := e.t
-		n, _ := numel(t.shape) // checked by rebuildTensor
+		n, _ := numel(t.shape)
 		raw, ok := cache[t.storage]
 		if !ok && n > 0 {
 			var err error
@@ -331,12 +356,7 @@ func materialise(entries []pendingEntry, load func(*storageRef) ([]byte, error),
 				return nil, fmt.Errorf("tensor %q: storage %q has %d bytes, want %d × %s", e.name, t.storage.key, len(raw), t.storage.numel, t.storage.dtype)
 			}
 			cache[t.storage] = raw
-			budget += 4 * t.storage.numel
 		}
-		if n > budget {
-			return nil, fmt.Errorf("tensor %q: view of %d elements repeats its storage of %d elements out of proportion", e.name, n, t.storage.numel)
-		}
-		budget -= n
 		data := make([]float32, n)
 		gather(t, raw, order, data)
 		sd.Entries = append(sd.Entries, Entry{Name: e.name, DType: t.storage.dtype, Tensor: &tensor.Tensor{Shape: t.shape, Data: data}})

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"ebyd/internal/memlimit"
 )
 
 // maxLegacySize bounds the legacy format, which is read into memory whole.
@@ -18,6 +20,9 @@ const maxLegacySize = 8 << 30
 func readPTLegacy(r io.ReaderAt, size int64) (*StateDict, error) {
 	if size > maxLegacySize {
 		return nil, fmt.Errorf("legacy torch.save file of %d bytes is over the %d-byte limit", size, int64(maxLegacySize))
+	}
+	if err := memlimit.Check(fmt.Sprintf("a legacy torch.save file of %d bytes", size), "to read whole", float64(size)); err != nil {
+		return nil, err
 	}
 	data := make([]byte, size)
 	if _, err := r.ReadAt(data, 0); err != nil && err != io.EOF {

@@ -14,6 +14,7 @@ import (
 	"strconv"
 
 	"ebyd/internal/atomicfile"
+	"ebyd/internal/memlimit"
 	"ebyd/tensor"
 )
 
@@ -124,6 +125,17 @@ func readSafetensors(r io.ReaderAt, size int64) (*StateDict, map[string]string, 
 	}
 	if maxEnd > dataLen {
 		return nil, nil, fmt.Errorf("truncated: header says %d bytes of data, file has %d", maxEnd, dataLen)
+	}
+	// Every tensor's bytes are in the file (checked above); as float32 they
+	// may take twice as much (F16, BF16), and each is read through a buffer.
+	var need, buf float64
+	for _, t := range tensors {
+		n := float64(t.end-t.begin) / float64(t.dtype.Size())
+		need += 4 * n
+		buf = max(buf, float64(t.end-t.begin))
+	}
+	if err := memlimit.Check(fmt.Sprintf("the file's %d tensors", len(tensors)), "as float32", need+buf); err != nil {
+		return nil, nil, err
 	}
 
 	base := 8 + int64(hlen)
