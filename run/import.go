@@ -105,6 +105,9 @@ func Import(ctx context.Context, cfg ImportConfig, opts Options) (*Result, error
 		return nil, fmt.Errorf("%s images are %d×%d; the models need square images", cfg.Dataset, train.H, train.W)
 	}
 	mi.InputSize = train.H
+	if err := checkHoldsModel(mi, sd); err != nil {
+		return nil, fmt.Errorf("%s: %w%s", cfg.Weights, err, guessSuffix(cfg.Arch, sd))
+	}
 	model, err := mi.Build()
 	if err != nil {
 		return nil, err
@@ -170,4 +173,24 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// checkHoldsModel refuses weights that hold fewer values than the model
+// they describe has parameters, before it is built: two small tensors can
+// state the width of a network of gigabytes. (A model too large for the
+// memory limit is refused by models.New.)
+func checkHoldsModel(mi ModelInfo, sd *checkpoint.StateDict) error {
+	need, err := models.ParamCount(mi.Arch, mi.Config())
+	if err != nil {
+		return err
+	}
+	var have float64
+	for _, e := range sd.Entries {
+		have += float64(len(e.Tensor.Data))
+	}
+	if have < need {
+		return fmt.Errorf("the weights hold %.0f values, but the %s they describe (width %d, %d input channels, %d classes, %d×%d images) has %.0f parameters: they are not its complete state_dict",
+			have, mi.Arch, mi.Width, mi.InChannels, mi.Classes, mi.InputSize, mi.InputSize, need)
+	}
+	return nil
 }
