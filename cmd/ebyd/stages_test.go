@@ -271,6 +271,14 @@ func TestBadInputs(t *testing.T) {
 	if err := checkpoint.WriteSafetensors(rgbFile, run.StateDict(rgb), nil); err != nil {
 		t.Fatal(err)
 	}
+	// Two small tensors that state a width-3000 mnistnet (41 GB).
+	w3000 := filepath.Join(tmp, "w3000.safetensors")
+	big := &checkpoint.StateDict{}
+	big.Set("conv1.weight", checkpoint.F32, tensor.New(3000, 1, 3, 3))
+	big.Set("fc2.weight", checkpoint.F32, tensor.New(10, 12000))
+	if err := checkpoint.WriteSafetensors(w3000, big, nil); err != nil {
+		t.Fatal(err)
+	}
 	existing := filepath.Join(tmp, "existing")
 	if err := os.Mkdir(existing, 0o755); err != nil {
 		t.Fatal(err)
@@ -288,6 +296,10 @@ func TestBadInputs(t *testing.T) {
 		{"unknown dataset", train("--dataset", "cifar100"), []string{"unknown dataset", "cifar100", "mnist"}},
 		{"unknown optimizer", train("--optimizer", "lion"), []string{"unknown optimizer"}},
 		{"zero epochs", train("--epochs", "0"), []string{"--epochs"}},
+		{"huge width", train("--width", "100000"), []string{"model mnistnet at width 100000 needs 42.6 TiB of parameters", "the limit is", "EBYD_MAX_MEMORY"}},
+		{"huge epochs", train("--epochs", "1000000000"), []string{"--epochs 1000000000 × 4 steps per epoch", "over the limit of 1000000000"}},
+		{"epochs past any count", train("--epochs", "100000000000000000"), []string{"--epochs 100000000000000000", "limited to 1000000000 training steps"}},
+		{"weights stating a huge width", imp(w3000), []string{"w3000.safetensors", "hold 147000 values", "width 3000", "not its complete state_dict"}},
 		{"NaN loss", train("--optimizer", "sgd", "--lr", "1e12", "--batch-size", "8"), []string{"diverged", "epoch 1", "lower learning rate", "--lr"}},
 		{"missing parent", append(train()[:len(train())-2], "--out", filepath.Join(tmp, "no", "such", "run")), []string{"parent directory", "does not exist"}},
 		{"truncated .pt", imp(truncated(ptFixture, "cut.pt")), []string{"cut.pt"}},
