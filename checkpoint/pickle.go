@@ -162,9 +162,10 @@ type pickleTooBigError struct {
 }
 
 func (e *pickleTooBigError) Error() string {
-	return fmt.Sprintf("the pickle builds more than %s of objects, over the limit of %s for a %d-byte pickle "+
-		"(64 MiB + 64 bytes per byte, at most %s and a quarter of %s); a state_dict's pickle builds far less: the file is corrupt or hostile",
-		memlimit.Bytes(float64(e.built)), memlimit.Bytes(float64(e.budget)), e.size, memlimit.Bytes(maxPickleBuilt), memlimit.Help)
+	return fmt.Sprintf("the pickle builds more than %s of objects, over its limit of %s "+
+		"(for a %d-byte pickle: 64 MiB + 64 bytes a byte, at most %s and a quarter of the memory limit, %s); "+
+		"a state_dict's pickle builds far less: the file is corrupt or hostile",
+		memlimit.Bytes(float64(e.built)), memlimit.Bytes(float64(e.budget)), e.size, memlimit.Bytes(maxPickleBuilt), memlimit.Env)
 }
 
 // run executes opcodes until STOP and returns the value left on the stack.
@@ -604,8 +605,9 @@ func (u *unpickler) step(op byte) (bool, error) {
 	return false, nil
 }
 
-// push charges every value 16 bytes (its slot), composites 64 more and the
-// items they hold 16 each (32 per dict item: key and value, and its index);
+// push charges every value 16 bytes (its slot), composites 64 more (dicts
+// 128) and the items they hold 16 each (64 per dict entry: key, value and
+// index);
 // strings, integers' bytes, appends and memo entries are charged where they
 // are read or made.
 func (u *unpickler) push(v any) {
@@ -616,7 +618,7 @@ func (u *unpickler) push(v any) {
 	case *pyList:
 		u.built += 64 + 16*int64(len(v.items))
 	case *pyDict:
-		u.built += 64 + 64*int64(len(v.keys))
+		u.built += 128 + 64*int64(len(v.keys)) // the struct and its map's header
 	case *pyGlobal, *pyOpaque, *ptTensor, *storageRef:
 		u.built += 64
 	}
