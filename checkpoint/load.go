@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"ebyd/internal/quote"
 )
 
 // Load reads a state dict from a safetensors file or a torch.save .pt file,
@@ -56,6 +58,6 @@ func Save(path string, sd *StateDict) error {
 	case ".pt", ".pth", ".bin":
 		return WritePT(path, sd)
 	default:
-		return fmt.Errorf("checkpoint: %s: unknown extension %q: use .safetensors, .pt or .pth", path, ext)
+		return fmt.Errorf("checkpoint: %s: unknown extension %s: use .safetensors, .pt or .pth", path, quote.Name(ext))
 	}
 }

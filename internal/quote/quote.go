@@ -4,6 +4,7 @@
 package quote
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -26,6 +27,23 @@ func Name(s string) string {
 		cut--
 	}
 	return strconv.Quote(s[:cut]) + "…"
+}
+
+// Value shows a value read from a file: a string as Name does, anything
+// else as fmt prints it, cut to MaxName bytes and escaped as by Line.
+func Value(v any) string {
+	if s, ok := v.(string); ok {
+		return Name(s)
+	}
+	s := fmt.Sprint(v)
+	if len(s) > MaxName {
+		cut := MaxName
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return Line(s)
 }
 
 // Names is Name of each of names, joined by ", ".

@@ -43,3 +43,18 @@ func TestLine(t *testing.T) {
 		}
 	}
 }
+
+func TestValue(t *testing.T) {
+	if got := Value("a\x1b"); got != `"a\x1b"` {
+		t.Errorf("Value of a string = %s", got)
+	}
+	if got := Value(int64(1001)); got != "1001" {
+		t.Errorf("Value(1001) = %s", got)
+	}
+	if got := Value([]any{"x\n", 3}); got != `[x\n 3]` {
+		t.Errorf("Value of a list = %s", got)
+	}
+	if got := Value(strings.Repeat("ab", 1000)); len(got) > MaxName+10 {
+		t.Errorf("Value of a long string is %d bytes", len(got))
+	}
+}
