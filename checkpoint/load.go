@@ -3,11 +3,11 @@ package checkpoint
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"ebyd/internal/quote"
+	"ebyd/internal/userfile"
 )
 
 // Load reads a state dict from a safetensors file or a torch.save .pt file,
@@ -17,7 +17,7 @@ func Load(path string) (*StateDict, error) { return readFile(path, load) }
 
 // readFile opens path and parses it with read, naming the file in errors.
 func readFile(path string, read func(r io.ReaderAt, size int64) (*StateDict, error)) (*StateDict, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}

@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
 
 	"ebyd/internal/atomicfile"
 	"ebyd/internal/quote"
+	"ebyd/internal/userfile"
 	"ebyd/tensor"
 )
 
@@ -29,7 +29,7 @@ const metadataKey = "__metadata__"
 // ReadSafetensors reads a safetensors file: the tensors, in file order, and
 // the header's __metadata__ strings (nil when absent).
 func ReadSafetensors(path string) (*StateDict, map[string]string, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}

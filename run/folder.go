@@ -13,6 +13,7 @@ import (
 	"ebyd/checkpoint"
 	"ebyd/data"
 	"ebyd/internal/atomicfile"
+	"ebyd/internal/userfile"
 	"ebyd/nn"
 )
 
@@ -40,7 +41,7 @@ func Open(dir string) (*Folder, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a run folder (not a directory)", dir)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	b, err := userfile.ReadFile(filepath.Join(dir, ManifestFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s is not a run folder: it has no %s", dir, ManifestFile)
 	}
@@ -218,7 +219,7 @@ func replaceDir(tmp, dir string) error {
 
 // modelDigest is the SHA-256 of the folder's model file, hex.
 func (f *Folder) modelDigest() (string, error) {
-	b, err := os.ReadFile(filepath.Join(f.Dir, ModelFile))
+	b, err := userfile.ReadFile(filepath.Join(f.Dir, ModelFile))
 	if err != nil {
 		return "", err
 	}
