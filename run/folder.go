@@ -107,7 +107,8 @@ type Contents struct {
 // a stage can fail before doing any work: the parent directory must exist,
 // and dir must not exist, be empty, or (with force) be an earlier run
 // folder. Force never replaces a directory that is not a run folder, so a
-// mistyped --out cannot wipe unrelated files.
+// mistyped --out cannot wipe unrelated files. First it removes what writes
+// of dir by processes that died left beside it (see cleanStale).
 func CheckOut(dir string, force bool) error {
 	if dir == "" {
 		return errors.New("no output folder given (--out)")
@@ -115,6 +116,9 @@ func CheckOut(dir string, force bool) error {
 	parent := filepath.Dir(filepath.Clean(dir))
 	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
 		return fmt.Errorf("cannot write run folder %s: its parent directory %s does not exist (create it first)", dir, parent)
+	}
+	if err := cleanStale(filepath.Clean(dir)); err != nil {
+		return err
 	}
 	st, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -150,7 +154,7 @@ func Save(dir string, force bool, c Contents) (err error) {
 		return err
 	}
 	dir = filepath.Clean(dir)
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), tempPattern(dir))
 	if err != nil {
 		return fmt.Errorf("writing run folder %s: %w", dir, err)
 	}
