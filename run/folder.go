@@ -89,9 +89,27 @@ func (f *Folder) Model() (nn.Module, error) {
 func (f *Folder) Data() (train, test *data.Dataset, err error) { return f.Manifest.Dataset.Load() }
 
 // Load loads the dataset the info describes, both full splits, normalised
-// as recorded.
+// as recorded. Images of another shape, or another number of classes, than
+// recorded (a --data-dir whose files changed since) are an error here, not
+// deep inside the model.
 func (d DatasetInfo) Load() (train, test *data.Dataset, err error) {
-	return loadData(d.Name, d.Dir, d.Mean, d.Std)
+	train, test, err = loadData(d.Name, d.Dir, d.Mean, d.Std)
+	if err != nil {
+		return nil, nil, err
+	}
+	where := "the " + d.Name + " data"
+	if d.Dir != "" {
+		where += " in " + d.Dir
+	}
+	if d.Height > 0 && (train.H != d.Height || train.W != d.Width || train.C != d.Channels) {
+		return nil, nil, fmt.Errorf("%s now has %d×%d×%d images but the run was made for %d×%d×%d (height×width×channels, as %s records); did the data change since?",
+			where, train.H, train.W, train.C, d.Height, d.Width, d.Channels, ManifestFile)
+	}
+	if d.Classes > 0 && train.Classes != d.Classes {
+		return nil, nil, fmt.Errorf("%s now has %d classes but the run was made for %d (as %s records); did the data change since?",
+			where, train.Classes, d.Classes, ManifestFile)
+	}
+	return train, test, nil
 }
 
 // Contents is what a stage writes into its run folder.
