@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/binary"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -116,4 +117,31 @@ func TestNamedPipesAreRefused(t *testing.T) {
 			absent(t, out)
 		})
 	}
+}
+
+// idx writes an IDX file: the magic (0, 0, 8, len(dims)), the dims, body.
+func idx(t *testing.T, path string, dims []uint32, body []byte) {
+	t.Helper()
+	b := []byte{0, 0, 8, byte(len(dims))}
+	for _, d := range dims {
+		b = binary.BigEndian.AppendUint32(b, d)
+	}
+	if err := os.WriteFile(path, append(b, body...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSplitSizesDifferCLI: an MNIST --data-dir whose test images are 14×14
+// and training images 28×28 fails at load time with both sizes named (it
+// used to fail in the model: "nn: fc1 expects [N, 9216], got [100 1600]").
+func TestSplitSizesDifferCLI(t *testing.T) {
+	dir := t.TempDir()
+	idx(t, filepath.Join(dir, "train-images-idx3-ubyte"), []uint32{3, 28, 28}, make([]byte, 3*28*28))
+	idx(t, filepath.Join(dir, "train-labels-idx1-ubyte"), []uint32{3}, []byte{0, 1, 2})
+	idx(t, filepath.Join(dir, "t10k-images-idx3-ubyte"), []uint32{3, 14, 14}, make([]byte, 3*14*14))
+	idx(t, filepath.Join(dir, "t10k-labels-idx1-ubyte"), []uint32{3}, []byte{0, 1, 2})
+	out := filepath.Join(t.TempDir(), "out")
+	hostileFails(t, []string{"train", "--width", "4", "--epochs", "1", "--data-dir", dir, "--out", out},
+		"t10k-images-idx3-ubyte holds 14×14 images but train-images-idx3-ubyte holds 28×28 (height×width)")
+	absent(t, out)
 }
