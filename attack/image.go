@@ -5,14 +5,15 @@ import (
 	"image"
 	"image/color"
 	_ "image/jpeg" // decoders for ReadImage
-	"os"
 	"path/filepath"
+
+	"ebyd/internal/userfile"
 )
 
 // ReadImage reads a trigger pattern or mask from a PNG or JPEG file:
 // gray images give one channel, anything else three (RGB; alpha is dropped).
 func ReadImage(path string) (*Image, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return nil, err
 	}

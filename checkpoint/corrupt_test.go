@@ -191,7 +191,7 @@ func TestCorruptPTFiles(t *testing.T) {
 	}{
 		{"missing storage", rezip(t, tiny, func(name string, d []byte) ([]byte, bool) {
 			return d, !strings.HasSuffix(name, "/data/3")
-		}, nil), `storage "3" is missing from the zip (no tiny/data/3)`},
+		}, nil), `storage "3" is missing from the zip (no "tiny/data/3")`},
 		{"short storage", rezip(t, tiny, func(name string, d []byte) ([]byte, bool) {
 			if strings.HasSuffix(name, "/data/0") {
 				return d[:len(d)-4], true
@@ -221,9 +221,9 @@ func TestCorruptPTFiles(t *testing.T) {
 		{"expanded beyond budget", ptZip(t, dictPickle("w", tensorOps("0", 6, 0, []int{1 << 15, 1 << 15}, []int{0, 0})), map[string][]byte{"0": six}),
 			"out of proportion"},
 		{"non-tensor entry", ptZip(t, dictPickle("w", tensorOps("0", 6, 0, []int{6}, []int{1}), "step", []byte{opBinInt1, 3}), map[string][]byte{"0": six}),
-			"state_dict entry step has type int, not a tensor"},
+			`state_dict entry "step" has type int, not a tensor`},
 		{"no state dict", ptZip(t, dictPickle("epoch", []byte{opBinInt1, 3}, "arch", binUnicode("x")), nil),
-			"no state_dict found: the top-level dict has keys epoch, arch"},
+			`no state_dict found: the top-level dict has keys "epoch", "arch"`},
 		{"single tensor", ptZip(t, append(append([]byte{opProto, 2}, tensorOps("0", 6, 0, []int{6}, []int{1})...), opStop), map[string][]byte{"0": six}),
 			"single tensor, not a state_dict"},
 		{"list", ptZip(t, []byte{opProto, 2, opEmptyList, opStop}, nil), "holds a list, not a state_dict"},
@@ -231,7 +231,7 @@ func TestCorruptPTFiles(t *testing.T) {
 			inner := append(append([]byte{opEmptyDict, opMark}, binUnicode("w")...), tensorOps("0", 6, 0, []int{6}, []int{1})...)
 			inner = append(inner, opSetItems)
 			return dictPickle("a_model", inner, "b_model", inner)
-		}(), map[string][]byte{"0": six}), "several state dicts (under a_model, b_model)"},
+		}(), map[string][]byte{"0": six}), `several state dicts (under "a_model", "b_model")`},
 	}
 	for _, c := range cases {
 		path := filepath.Join(t.TempDir(), "bad.pt")
@@ -341,6 +341,52 @@ func TestCorruptSafetensors(t *testing.T) {
 		_, _, err := ReadSafetensors(path)
 		if err == nil || !strings.HasPrefix(err.Error(), "checkpoint: "+path+": ") || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v\nwant it to name the file and contain %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestHostileNamesAreQuoted: names read from a file (tensor names, dict
+// keys, pickle globals) reach error messages quoted, with their newlines
+// and terminal escapes escaped and very long names cut, so a file cannot
+// forge lines of ebyd's output or clear the screen.
+func TestHostileNamesAreQuoted(t *testing.T) {
+	forged := "w\nebyd: import finished OK, clean acc 99.9%\x1b[2J"
+	long := strings.Repeat("n", 10000)
+	stFile := func(name string) []byte {
+		header := `{"` + strings.NewReplacer("\n", `\n`, "\x1b", `\u001b`).Replace(name) + `":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}}`
+		b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+		return append(append(b, header...), make([]byte, 8)...)
+	}
+	six := floats(0, 1, 2, 3, 4, 5)
+	cases := []struct {
+		name string
+		file string
+		data []byte
+		want string
+	}{
+		{"safetensors name", "bad.safetensors", stFile(forged), `tensor "w\nebyd: import finished OK, clean acc 99.9%\x1b[2J": unsupported dtype`},
+		{"long safetensors name", "bad.safetensors", stFile(long), `tensor "` + long[:200] + `"…: unsupported dtype`},
+		{"dict key", "bad.pt", ptZip(t, dictPickle("w", tensorOps("0", 6, 0, []int{6}, []int{1}), forged, []byte{opBinInt1, 3}), map[string][]byte{"0": six}),
+			`state_dict entry "w\nebyd: import finished OK, clean acc 99.9%\x1b[2J" has type int`},
+	}
+	for _, c := range cases {
+		path := filepath.Join(t.TempDir(), c.file)
+		if err := os.WriteFile(path, c.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Load(path)
+		if err == nil {
+			t.Fatalf("%s: loaded", c.name)
+		}
+		msg := err.Error()
+		if strings.ContainsAny(msg, "\n\r\x1b") {
+			t.Errorf("%s: error holds raw control characters: %q", c.name, msg)
+		}
+		if !strings.Contains(msg, c.want) {
+			t.Errorf("%s: error %q\nwant it to contain %q", c.name, msg, c.want)
+		}
+		if len(msg) > 600 {
+			t.Errorf("%s: error of %d bytes: long names must be cut", c.name, len(msg))
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"ebyd/internal/quote"
 )
 
 // DType is the element type a tensor is stored with, spelled as in
@@ -123,7 +125,7 @@ func encode(dst []byte, d DType, src []float32) ([]byte, error) {
 		case U8, Bool:
 			dst = append(dst, byte(v))
 		default:
-			return dst, fmt.Errorf("unsupported dtype %q", d)
+			return dst, fmt.Errorf("unsupported dtype %s", quote.Name(string(d)))
 		}
 	}
 	return dst, nil
@@ -149,7 +151,7 @@ func checkIntegral(d DType, v float32) error {
 	case Bool:
 		lo, hi = 0, 1
 	default:
-		return fmt.Errorf("unsupported dtype %q", d)
+		return fmt.Errorf("unsupported dtype %s", quote.Name(string(d)))
 	}
 	f := float64(v)
 	if f != math.Trunc(f) || f < lo || f > hi {

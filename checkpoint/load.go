@@ -3,9 +3,11 @@ package checkpoint
 import (
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"ebyd/internal/quote"
+	"ebyd/internal/userfile"
 )
 
 // Load reads a state dict from a safetensors file or a torch.save .pt file,
@@ -15,7 +17,7 @@ func Load(path string) (*StateDict, error) { return readFile(path, load) }
 
 // readFile opens path and parses it with read, naming the file in errors.
 func readFile(path string, read func(r io.ReaderAt, size int64) (*StateDict, error)) (*StateDict, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -56,6 +58,6 @@ func Save(path string, sd *StateDict) error {
 	case ".pt", ".pth", ".bin":
 		return WritePT(path, sd)
 	default:
-		return fmt.Errorf("checkpoint: %s: unknown extension %q: use .safetensors, .pt or .pth", path, ext)
+		return fmt.Errorf("checkpoint: %s: unknown extension %s: use .safetensors, .pt or .pth", path, quote.Name(ext))
 	}
 }

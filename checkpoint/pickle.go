@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"ebyd/internal/memlimit"
+	"ebyd/internal/quote"
 )
 
 // This file is a restricted pickle machine: it decodes the pickle opcodes of
@@ -97,8 +98,8 @@ func pyTypeName(v any) string {
 type refusedGlobalError struct{ global string }
 
 func (e *refusedGlobalError) Error() string {
-	return fmt.Sprintf("refusing pickle global %q: only state_dict tensors can be loaded "+
-		"(this file may be malicious or hold non-tensor objects)", e.global)
+	return fmt.Sprintf("refusing pickle global %s: only state_dict tensors can be loaded "+
+		"(this file may be malicious or hold non-tensor objects)", quote.Name(e.global))
 }
 
 // inPickle prefixes err with where it happened, except for a refused
@@ -773,7 +774,7 @@ func (u *unpickler) memoIndex(op byte) (int, error) {
 	}
 	n, err := strconv.ParseUint(line, 10, 31)
 	if err != nil {
-		return 0, fmt.Errorf("bad memo index %q", line)
+		return 0, fmt.Errorf("bad memo index %s", quote.Name(line))
 	}
 	return int(n), nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"ebyd/internal/memlimit"
+	"ebyd/internal/quote"
 	"ebyd/tensor"
 )
 
@@ -57,7 +58,7 @@ func readPTZip(r io.ReaderAt, size int64) (*StateDict, error) {
 			continue
 		}
 		if pkl != nil {
-			return nil, fmt.Errorf("zip holds two pickles, %s and %s", pkl.Name, f.Name)
+			return nil, fmt.Errorf("zip holds two pickles, %s and %s", quote.Name(pkl.Name), quote.Name(f.Name))
 		}
 		pkl = f
 	}
@@ -84,7 +85,7 @@ func readPTZip(r io.ReaderAt, size int64) (*StateDict, error) {
 		case "big":
 			order = binary.BigEndian
 		default:
-			return nil, fmt.Errorf("%s says %q, want little or big", f.Name, b)
+			return nil, fmt.Errorf("%s says %s, want little or big", quote.Name(f.Name), quote.Name(string(b)))
 		}
 	}
 
@@ -112,11 +113,11 @@ func readPTZip(r io.ReaderAt, size int64) (*StateDict, error) {
 	load := func(ref *storageRef) ([]byte, error) {
 		f, ok := files[dir+"data/"+ref.key]
 		if !ok {
-			return nil, fmt.Errorf("storage %q is missing from the zip (no %sdata/%s)", ref.key, dir, ref.key)
+			return nil, fmt.Errorf("storage %s is missing from the zip (no %s)", quote.Name(ref.key), quote.Name(dir+"data/"+ref.key))
 		}
 		want := uint64(ref.numel) * uint64(ref.dtype.Size())
 		if f.UncompressedSize64 != want {
-			return nil, fmt.Errorf("storage %q has %d bytes, want %d (%d × %s)", ref.key, f.UncompressedSize64, want, ref.numel, ref.dtype)
+			return nil, fmt.Errorf("storage %s has %d bytes, want %d (%d × %s)", quote.Name(ref.key), f.UncompressedSize64, want, ref.numel, ref.dtype)
 		}
 		return readZipEntry(f, want)
 	}
@@ -137,19 +138,19 @@ func hasEntry(zr *zip.Reader, name string) bool {
 // archive/zip checks the CRC and that the data match the declared size.
 func readZipEntry(f *zip.File, limit uint64) ([]byte, error) {
 	if f.UncompressedSize64 > limit {
-		return nil, fmt.Errorf("%s is %d bytes, more than the %d expected", f.Name, f.UncompressedSize64, limit)
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d expected", quote.Name(f.Name), f.UncompressedSize64, limit)
 	}
 	rc, err := f.Open()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
+		return nil, fmt.Errorf("%s: %w", quote.Name(f.Name), err)
 	}
 	defer rc.Close()
 	buf, err := io.ReadAll(io.LimitReader(rc, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
+		return nil, fmt.Errorf("%s: %w", quote.Name(f.Name), err)
 	}
 	if uint64(len(buf)) != f.UncompressedSize64 {
-		return nil, fmt.Errorf("%s: %d bytes, the zip directory says %d", f.Name, len(buf), f.UncompressedSize64)
+		return nil, fmt.Errorf("%s: %d bytes, the zip directory says %d", quote.Name(f.Name), len(buf), f.UncompressedSize64)
 	}
 	return buf, nil
 }
@@ -175,7 +176,7 @@ func zipPersistentLoad(pid any, refs map[string]*storageRef) (any, error) {
 // storageFromPID checks ('storage', storage_type, key, location, numel).
 func storageFromPID(items []any, refs map[string]*storageRef) (*storageRef, error) {
 	if kind, _ := items[0].(string); kind != "storage" {
-		return nil, fmt.Errorf("persistent id of kind %v, want 'storage'", items[0])
+		return nil, fmt.Errorf("persistent id of kind %s, want 'storage'", quote.Value(items[0]))
 	}
 	dt, err := storageDType(items[1])
 	if err != nil {
@@ -188,11 +189,11 @@ func storageFromPID(items []any, refs map[string]*storageRef) (*storageRef, erro
 	n, ok := asInt(items[4])
 	// Bounding numel keeps every later byte count and index sum in int64.
 	if !ok || n < 0 || n > math.MaxInt64/16 {
-		return nil, fmt.Errorf("storage %q has invalid size %v", key, items[4])
+		return nil, fmt.Errorf("storage %s has invalid size %s", quote.Name(key), quote.Value(items[4]))
 	}
 	if ref, ok := refs[key]; ok {
 		if ref.dtype != dt || ref.numel != n {
-			return nil, fmt.Errorf("storage %q is used as %d × %s and as %d × %s", key, ref.numel, ref.dtype, n, dt)
+			return nil, fmt.Errorf("storage %s is used as %d × %s and as %d × %s", quote.Name(key), ref.numel, ref.dtype, n, dt)
 		}
 		return ref, nil
 	}
@@ -242,7 +243,7 @@ func findStateDict(top any) ([]pendingEntry, error) {
 		if inner, ok := v.(*pyDict); ok {
 			if entries, ok := tensorMap(inner); ok {
 				found = entries
-				foundKeys = append(foundKeys, fmt.Sprint(d.keys[i]))
+				foundKeys = append(foundKeys, quote.Value(d.keys[i]))
 			}
 		}
 	}
@@ -264,13 +265,13 @@ func findStateDict(top any) ([]pendingEntry, error) {
 	if hasTensor {
 		for i, v := range d.vals {
 			if _, ok := v.(*ptTensor); !ok {
-				return nil, fmt.Errorf("state_dict entry %v has type %s, not a tensor", d.keys[i], pyTypeName(v))
+				return nil, fmt.Errorf("state_dict entry %s has type %s, not a tensor", quote.Value(d.keys[i]), pyTypeName(v))
 			}
 		}
 	}
 	keys := make([]string, 0, len(d.keys))
 	for _, k := range d.keys {
-		keys = append(keys, fmt.Sprint(k))
+		keys = append(keys, quote.Value(k))
 	}
 	return nil, fmt.Errorf("no state_dict found: the top-level dict has keys %s", strings.Join(keys, ", "))
 }
@@ -332,7 +333,7 @@ func materialise(entries []pendingEntry, load func(*storageRef) ([]byte, error),
 			need += float64(t.storage.numel) * float64(t.storage.dtype.Size())
 		}
 		if n > budget {
-			return nil, fmt.Errorf("tensor %q: view of %d elements repeats its storage of %d elements out of proportion", e.name, n, t.storage.numel)
+			return nil, fmt.Errorf("tensor %s: view of %d elements repeats its storage of %d elements out of proportion", quote.Name(e.name), n, t.storage.numel)
 		}
 		budget -= n
 		need += 4 * float64(n)
@@ -350,10 +351,10 @@ func materialise(entries []pendingEntry, load func(*storageRef) ([]byte, error),
 			var err error
 			raw, err = load(t.storage)
 			if err != nil {
-				return nil, fmt.Errorf("tensor %q: %w", e.name, err)
+				return nil, fmt.Errorf("tensor %s: %w", quote.Name(e.name), err)
 			}
 			if int64(len(raw)) != t.storage.numel*int64(t.storage.dtype.Size()) {
-				return nil, fmt.Errorf("tensor %q: storage %q has %d bytes, want %d × %s", e.name, t.storage.key, len(raw), t.storage.numel, t.storage.dtype)
+				return nil, fmt.Errorf("tensor %s: storage %s has %d bytes, want %d × %s", quote.Name(e.name), quote.Name(t.storage.key), len(raw), t.storage.numel, t.storage.dtype)
 			}
 			cache[t.storage] = raw
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"ebyd/internal/memlimit"
+	"ebyd/internal/quote"
 )
 
 // maxLegacySize bounds the legacy format, which is read into memory whole.
@@ -45,7 +46,7 @@ func readPTLegacy(r io.ReaderAt, size int64) (*StateDict, error) {
 		return nil, err
 	}
 	if p, _ := asInt(proto); p != 1001 {
-		return nil, fmt.Errorf("legacy torch.save protocol version %v, want 1001", proto)
+		return nil, fmt.Errorf("legacy torch.save protocol version %s, want 1001", quote.Value(proto))
 	}
 	info, err := next("system info")
 	if err != nil {
@@ -100,19 +101,19 @@ func readPTLegacy(r io.ReaderAt, size int64) (*StateDict, error) {
 		}
 		ref, ok := refs[key]
 		if !ok {
-			return nil, fmt.Errorf("legacy storage %q is listed but used by no tensor", key)
+			return nil, fmt.Errorf("legacy storage %s is listed but used by no tensor", quote.Name(key))
 		}
 		if size-pos < 8 {
-			return nil, fmt.Errorf("truncated: storage %q starts at byte %d, file has %d", key, pos, size)
+			return nil, fmt.Errorf("truncated: storage %s starts at byte %d, file has %d", quote.Name(key), pos, size)
 		}
 		n := int64(order.Uint64(data[pos:]))
 		if n != ref.numel {
-			return nil, fmt.Errorf("legacy storage %q holds %d elements, the pickle says %d", key, n, ref.numel)
+			return nil, fmt.Errorf("legacy storage %s holds %d elements, the pickle says %d", quote.Name(key), n, ref.numel)
 		}
 		nb := n * int64(ref.dtype.Size())
 		pos += 8
 		if nb > size-pos {
-			return nil, fmt.Errorf("truncated: storage %q needs %d bytes at byte %d, file has %d", key, nb, pos, size)
+			return nil, fmt.Errorf("truncated: storage %s needs %d bytes at byte %d, file has %d", quote.Name(key), nb, pos, size)
 		}
 		spans[ref] = data[pos : pos+nb]
 		pos += nb
@@ -125,7 +126,7 @@ func readPTLegacy(r io.ReaderAt, size int64) (*StateDict, error) {
 	load := func(ref *storageRef) ([]byte, error) {
 		b, ok := spans[ref]
 		if !ok {
-			return nil, fmt.Errorf("storage %q is not in the file's storage list", ref.key)
+			return nil, fmt.Errorf("storage %s is not in the file's storage list", quote.Name(ref.key))
 		}
 		return b, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"ebyd/internal/atomicfile"
+	"ebyd/internal/quote"
 )
 
 // ptArchive is the top folder of written .pt zips; torch uses the same
@@ -47,7 +48,7 @@ func writePT(w io.Writer, sd *StateDict) error {
 	storages := make([]ptStorage, len(sd.Entries))
 	for i, e := range sd.Entries {
 		if storageName(e.DType) == "" {
-			return fmt.Errorf("tensor %q: dtype %s has no torch storage type", e.Name, e.DType)
+			return fmt.Errorf("tensor %s: dtype %s has no torch storage type", quote.Name(e.Name), e.DType)
 		}
 		storages[i] = ptStorage{e.Name, e.DType, e.Tensor.Shape}
 	}
@@ -63,7 +64,7 @@ func writePT(w io.Writer, sd *StateDict) error {
 		var err error
 		buf, err = encode(buf[:0], e.DType, e.Tensor.Data)
 		if err != nil {
-			return fmt.Errorf("tensor %q: %w", e.Name, err)
+			return fmt.Errorf("tensor %s: %w", quote.Name(e.Name), err)
 		}
 		if err := z.add(ptArchive+"/data/"+strconv.Itoa(i), buf); err != nil {
 			return err

@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
 
 	"ebyd/internal/atomicfile"
 	"ebyd/internal/memlimit"
+	"ebyd/internal/quote"
+	"ebyd/internal/userfile"
 	"ebyd/tensor"
 )
 
@@ -29,7 +30,7 @@ const metadataKey = "__metadata__"
 // ReadSafetensors reads a safetensors file: the tensors, in file order, and
 // the header's __metadata__ strings (nil when absent).
 func ReadSafetensors(path string) (*StateDict, map[string]string, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
@@ -118,8 +119,8 @@ func readSafetensors(r io.ReaderAt, size int64) (*StateDict, map[string]string, 
 	var maxEnd int64
 	for i, t := range tensors {
 		if i > 0 && t.begin < tensors[i-1].end {
-			return nil, nil, fmt.Errorf("tensors %q and %q overlap (data_offsets [%d,%d] and [%d,%d])",
-				tensors[i-1].name, t.name, tensors[i-1].begin, tensors[i-1].end, t.begin, t.end)
+			return nil, nil, fmt.Errorf("tensors %s and %s overlap (data_offsets [%d,%d] and [%d,%d])",
+				quote.Name(tensors[i-1].name), quote.Name(t.name), tensors[i-1].begin, tensors[i-1].end, t.begin, t.end)
 		}
 		maxEnd = max(maxEnd, t.end)
 	}
@@ -143,7 +144,7 @@ func readSafetensors(r io.ReaderAt, size int64) (*StateDict, map[string]string, 
 	for _, t := range tensors {
 		buf := make([]byte, t.end-t.begin)
 		if _, err := r.ReadAt(buf, base+t.begin); err != nil {
-			return nil, nil, fmt.Errorf("tensor %q: reading data: %w", t.name, err)
+			return nil, nil, fmt.Errorf("tensor %s: reading data: %w", quote.Name(t.name), err)
 		}
 		data := make([]float32, len(buf)/t.dtype.Size())
 		decode(t.dtype, binary.LittleEndian, buf, data)
@@ -160,37 +161,37 @@ func readSafetensors(r io.ReaderAt, size int64) (*StateDict, map[string]string, 
 func parseSafetensorsInfo(name string, raw json.RawMessage) (stTensor, error) {
 	var info safetensorsInfo
 	if err := json.Unmarshal(raw, &info); err != nil {
-		return stTensor{}, fmt.Errorf("tensor %q: bad header record: %v", name, err)
+		return stTensor{}, fmt.Errorf("tensor %s: bad header record: %v", quote.Name(name), err)
 	}
 	dt := DType(info.DType)
 	if !dt.Valid() {
-		return stTensor{}, fmt.Errorf("tensor %q: unsupported dtype %q", name, info.DType)
+		return stTensor{}, fmt.Errorf("tensor %s: unsupported dtype %s", quote.Name(name), quote.Name(info.DType))
 	}
 	if info.Shape == nil {
-		return stTensor{}, fmt.Errorf("tensor %q: header record has no shape", name)
+		return stTensor{}, fmt.Errorf("tensor %s: header record has no shape", quote.Name(name))
 	}
 	shape := make([]int, len(info.Shape))
 	for i, d := range info.Shape {
 		if d < 0 || int64(int(d)) != d {
-			return stTensor{}, fmt.Errorf("tensor %q: invalid dimension %d in shape %v", name, d, info.Shape)
+			return stTensor{}, fmt.Errorf("tensor %s: invalid dimension %d in shape %v", quote.Name(name), d, info.Shape)
 		}
 		shape[i] = int(d)
 	}
 	n, ok := numel(shape)
 	if !ok {
-		return stTensor{}, fmt.Errorf("tensor %q: shape %v is too large", name, info.Shape)
+		return stTensor{}, fmt.Errorf("tensor %s: shape %v is too large", quote.Name(name), info.Shape)
 	}
 	if len(info.DataOffsets) != 2 {
-		return stTensor{}, fmt.Errorf("tensor %q: data_offsets must be [begin, end], got %v", name, info.DataOffsets)
+		return stTensor{}, fmt.Errorf("tensor %s: data_offsets must be [begin, end], got %v", quote.Name(name), info.DataOffsets)
 	}
 	b, e := info.DataOffsets[0], info.DataOffsets[1]
 	if b < 0 || e < b {
-		return stTensor{}, fmt.Errorf("tensor %q: invalid data_offsets [%d, %d]", name, b, e)
+		return stTensor{}, fmt.Errorf("tensor %s: invalid data_offsets [%d, %d]", quote.Name(name), b, e)
 	}
 	es := int64(dt.Size())
 	if n > (e-b)/es || n*es != e-b {
-		return stTensor{}, fmt.Errorf("tensor %q: shape %v of %s needs %s bytes, data_offsets [%d, %d] span %d",
-			name, shape, dt, bytesNeeded(n, es), b, e, e-b)
+		return stTensor{}, fmt.Errorf("tensor %s: shape %v of %s needs %s bytes, data_offsets [%d, %d] span %d",
+			quote.Name(name), shape, dt, bytesNeeded(n, es), b, e, e-b)
 	}
 	return stTensor{name: name, dtype: dt, shape: shape, begin: b, end: e}, nil
 }
@@ -225,7 +226,7 @@ func WriteSafetensors(path string, sd *StateDict, metadata map[string]string) er
 			var err error
 			buf, err = encode(buf[:0], e.DType, e.Tensor.Data)
 			if err != nil {
-				return fmt.Errorf("tensor %q: %w", e.Name, err)
+				return fmt.Errorf("tensor %s: %w", quote.Name(e.Name), err)
 			}
 			if _, err := w.Write(buf); err != nil {
 				return err
@@ -268,7 +269,7 @@ func safetensorsHeader(sd *StateDict, metadata map[string]string) ([]byte, error
 	var off int64
 	for _, e := range sd.Entries {
 		if e.Name == metadataKey {
-			return nil, fmt.Errorf("tensor name %q is reserved in safetensors", metadataKey)
+			return nil, fmt.Errorf("tensor name %s is reserved in safetensors", quote.Name(metadataKey))
 		}
 		name, err := json.Marshal(e.Name)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"ebyd/internal/quote"
 	"ebyd/tensor"
 )
 
@@ -73,19 +74,19 @@ func (sd *StateDict) Validate() error {
 		case e.Name == "":
 			return fmt.Errorf("entry %d has an empty name", i)
 		case seen[e.Name]:
-			return fmt.Errorf("entry %q appears twice", e.Name)
+			return fmt.Errorf("entry %s appears twice", quote.Name(e.Name))
 		case !e.DType.Valid():
-			return fmt.Errorf("entry %q has unsupported dtype %q", e.Name, e.DType)
+			return fmt.Errorf("entry %s has unsupported dtype %s", quote.Name(e.Name), quote.Name(string(e.DType)))
 		case e.Tensor == nil:
-			return fmt.Errorf("entry %q has no tensor", e.Name)
+			return fmt.Errorf("entry %s has no tensor", quote.Name(e.Name))
 		}
 		seen[e.Name] = true
 		n, ok := numel(e.Tensor.Shape)
 		if !ok {
-			return fmt.Errorf("entry %q has invalid shape %v", e.Name, e.Tensor.Shape)
+			return fmt.Errorf("entry %s has invalid shape %v", quote.Name(e.Name), e.Tensor.Shape)
 		}
 		if n != int64(len(e.Tensor.Data)) {
-			return fmt.Errorf("entry %q: %d values do not fill shape %v", e.Name, len(e.Tensor.Data), e.Tensor.Shape)
+			return fmt.Errorf("entry %s: %d values do not fill shape %v", quote.Name(e.Name), len(e.Tensor.Data), e.Tensor.Shape)
 		}
 	}
 	return nil

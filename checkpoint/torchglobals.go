@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"ebyd/internal/quote"
 )
 
 // The globals a torch.save'd state_dict needs, and what each one means.
@@ -186,7 +188,7 @@ func rebuildTensor(storage, offset, size, stride any) (*ptTensor, error) {
 	}
 	off, ok := asInt(offset)
 	if !ok || off < 0 {
-		return nil, fmt.Errorf("bad storage offset %v", offset)
+		return nil, fmt.Errorf("bad storage offset %s", quote.Value(offset))
 	}
 	sizes, err := intTuple(size, "size")
 	if err != nil {

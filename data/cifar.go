@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"ebyd/internal/userfile"
 )
 
 // CIFAR10Classes are the CIFAR-10 class names, by label.
@@ -201,7 +203,7 @@ func readCIFAR10Split(paths []string, sizes []int64) (*Dataset, error) {
 // readExactly reads the file at p, which must still be size bytes long,
 // into buf (grown when too small).
 func readExactly(p string, size int64, buf []byte) ([]byte, error) {
-	f, err := os.Open(p)
+	f, err := userfile.Open(p)
 	if err != nil {
 		return buf, fmt.Errorf("data: cifar10: %w", err)
 	}

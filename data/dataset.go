@@ -133,5 +133,14 @@ func Load(name, dir string) (train, test *Dataset, err error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("data: unknown dataset %q (known: %s)", name, strings.Join(Names(), ", "))
 	}
-	return f(dir)
+	if train, test, err = f(dir); err != nil {
+		return nil, nil, err
+	}
+	// Each loader checks this with its files named; this catches any that
+	// does not, before a model fails on the odd split deep in a layer.
+	if train.H != test.H || train.W != test.W || train.C != test.C {
+		return nil, nil, fmt.Errorf("data: %s: the test images are %d×%d×%d but the training images are %d×%d×%d (height×width×channels); both splits must have one size",
+			name, test.H, test.W, test.C, train.H, train.W, train.C)
+	}
+	return train, test, nil
 }

@@ -6,9 +6,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"ebyd/internal/userfile"
 )
 
 // IDX magic numbers: two zero bytes, type 0x08 (unsigned byte), number of dimensions.
@@ -71,7 +72,7 @@ func ReadIDXLabels(path string) ([]int, error) {
 }
 
 func readFile(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := userfile.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("data: %w", err)
 	}

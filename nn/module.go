@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sort"
+	"strings"
 
 	ag "ebyd/autograd"
+	"ebyd/internal/quote"
 	"ebyd/tensor"
 )
 
@@ -217,7 +219,7 @@ func LoadStateDict(m Module, values map[string]*tensor.Tensor) error {
 			continue
 		}
 		if !tensor.SameShape(v.Shape, e.Tensor.Shape) && !(v.Len() == 1 && e.Tensor.Len() == 1) {
-			shape = append(shape, fmt.Sprintf("%s: file %v, model %v", e.Name, v.Shape, e.Tensor.Shape))
+			shape = append(shape, fmt.Sprintf("%s: file %v, model %v", quote.Name(e.Name), v.Shape, e.Tensor.Shape))
 		}
 	}
 	var unexpected []string
@@ -236,6 +238,15 @@ func LoadStateDict(m Module, values map[string]*tensor.Tensor) error {
 	return nil
 }
 
+// quoted quotes each name (see internal/quote).
+func quoted(names []string) []string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = quote.Name(n)
+	}
+	return q
+}
+
 func describe(missing, unexpected, shape []string) string {
 	s := ""
 	add := func(label string, xs []string) {
@@ -246,13 +257,14 @@ func describe(missing, unexpected, shape []string) string {
 			s += "; "
 		}
 		if len(xs) > 8 {
-			s += fmt.Sprintf("%s (%d): %v …", label, len(xs), xs[:8])
+			s += fmt.Sprintf("%s (%d): [%s] …", label, len(xs), strings.Join(xs[:8], ", "))
 		} else {
-			s += fmt.Sprintf("%s: %v", label, xs)
+			s += fmt.Sprintf("%s: [%s]", label, strings.Join(xs, ", "))
 		}
 	}
-	add("missing", missing)
-	add("unexpected", unexpected)
+	add("missing", quoted(missing))
+	add("unexpected", quoted(unexpected)) // names read from a file
+
 	add("wrong shape", shape)
 	return s
 }

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"ebyd/checkpoint"
+	"ebyd/internal/quote"
 	"ebyd/models"
 	"ebyd/nn"
 )
@@ -38,7 +38,7 @@ func inferModel(arch string, sd *checkpoint.StateDict) (ModelInfo, error) {
 		if ok1 {
 			missing = keys.last
 		}
-		return ModelInfo{}, fmt.Errorf("the weights are not a %s state_dict: they have no %q%s", arch, missing, archHint(arch, sd))
+		return ModelInfo{}, fmt.Errorf("the weights are not a %s state_dict: they have no %s%s", arch, quote.Name(missing), archHint(arch, sd))
 	}
 	if len(first.Shape) != 4 || len(last.Shape) != 2 {
 		return ModelInfo{}, fmt.Errorf("the weights are not a %s state_dict: %s has shape %v and %s %v (want 4-D and 2-D)%s",
@@ -55,11 +55,11 @@ func archHint(asked string, sd *checkpoint.StateDict) string {
 	if guess := guessArch(sd); guess != "" && guess != asked {
 		return fmt.Sprintf("; they look like a %s (try --arch %s)", guess, guess)
 	}
-	names := sd.Names()
+	names, more := sd.Names(), ""
 	if len(names) > 6 {
-		names = append(names[:6:6], "…")
+		names, more = names[:6], ", …"
 	}
-	return fmt.Sprintf("; the file holds %s", strings.Join(names, ", "))
+	return fmt.Sprintf("; the file holds %s%s", quote.Names(names), more) // names read from the file
 }
 
 var (

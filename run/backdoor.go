@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"ebyd/attack"
 	"ebyd/data"
+	"ebyd/internal/userfile"
 	"ebyd/nn"
 )
 
@@ -195,7 +195,7 @@ func (f *Folder) Attack() (*AttackConfig, attack.Trigger, error) {
 	}
 	if s, ok := t.(attack.Stateful); ok {
 		path := filepath.Join(f.Dir, s.StateFile())
-		b, err := os.ReadFile(path)
+		b, err := userfile.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, fmt.Errorf("run folder %s has no %s, the learned %s trigger", f.Dir, s.StateFile(), cfg.Attack.Name)
 		}

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"ebyd/internal/userfile"
 )
 
 // Chain is EBYD's defence of one suspect run, its stages in their one
@@ -99,7 +101,7 @@ func (c *Chain) detected() (*DetectResult, error) {
 	if _, err := Open(c.Detected()); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(c.Detected(), DetectFile))
+	b, err := userfile.ReadFile(filepath.Join(c.Detected(), DetectFile))
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"ebyd/attack"
 	"ebyd/detect"
 	"ebyd/internal/atomicfile"
+	"ebyd/internal/userfile"
 )
 
 // DetectBenchConfig runs every detector of the EBYD chain on a pool of
@@ -134,7 +135,7 @@ func DetectBench(ctx context.Context, cfg DetectBenchConfig, opts Options) (*Det
 		name := filepath.Base(filepath.Clean(f.Dir))
 		dir := filepath.Join(opts.Out, name)
 		var row DetectBenchRow
-		if b, err := os.ReadFile(filepath.Join(dir, benchRow)); err == nil && !opts.Force && json.Unmarshal(b, &row) == nil && sameDir(row.Dir, f.Dir) {
+		if b, err := userfile.ReadFile(filepath.Join(dir, benchRow)); err == nil && !opts.Force && json.Unmarshal(b, &row) == nil && sameDir(row.Dir, f.Dir) {
 			if ex, err := Open(filepath.Join(dir, ChainExposed)); err == nil {
 				row.Procs = ex.Manifest.Engine.GOMAXPROCS // rows of older versions lack it
 			}

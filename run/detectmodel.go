@@ -4,13 +4,13 @@ import (
 	"context"
 	"ebyd/data"
 	"ebyd/detect"
+	"ebyd/internal/userfile"
 	"ebyd/nn"
 	"ebyd/report"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
@@ -111,7 +111,7 @@ func triggerImages(trs []*detect.Trigger) (map[string][]byte, error) {
 // the exposed run's own candidates when it has them, else the class shares
 // (largest first, ties by label).
 func exposureRanking(exposed *Folder, share []float64) ([]int, string, error) {
-	b, err := os.ReadFile(filepath.Join(exposed.Dir, CandidatesFile))
+	b, err := userfile.ReadFile(filepath.Join(exposed.Dir, CandidatesFile))
 	if err == nil {
 		var c candidatesFile
 		if err := json.Unmarshal(b, &c); err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"ebyd/data"
 	"ebyd/expose"
 	"ebyd/fit"
+	"ebyd/internal/userfile"
 	"ebyd/nn"
 )
 
@@ -325,7 +325,7 @@ func (f *Folder) Defense() (*data.Defense, error) {
 		return nil, err
 	}
 	// The saved indices must agree with the redrawn ones.
-	b, err := os.ReadFile(filepath.Join(f.Dir, DefenseFile))
+	b, err := userfile.ReadFile(filepath.Join(f.Dir, DefenseFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("run folder %s has no %s", f.Dir, DefenseFile)
 	}

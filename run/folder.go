@@ -13,6 +13,7 @@ import (
 	"ebyd/checkpoint"
 	"ebyd/data"
 	"ebyd/internal/atomicfile"
+	"ebyd/internal/userfile"
 	"ebyd/nn"
 )
 
@@ -40,7 +41,7 @@ func Open(dir string) (*Folder, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a run folder (not a directory)", dir)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	b, err := userfile.ReadFile(filepath.Join(dir, ManifestFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s is not a run folder: it has no %s", dir, ManifestFile)
 	}
@@ -88,9 +89,27 @@ func (f *Folder) Model() (nn.Module, error) {
 func (f *Folder) Data() (train, test *data.Dataset, err error) { return f.Manifest.Dataset.Load() }
 
 // Load loads the dataset the info describes, both full splits, normalised
-// as recorded.
+// as recorded. Images of another shape, or another number of classes, than
+// recorded (a --data-dir whose files changed since) are an error here, not
+// deep inside the model.
 func (d DatasetInfo) Load() (train, test *data.Dataset, err error) {
-	return loadData(d.Name, d.Dir, d.Mean, d.Std)
+	train, test, err = loadData(d.Name, d.Dir, d.Mean, d.Std)
+	if err != nil {
+		return nil, nil, err
+	}
+	where := "the " + d.Name + " data"
+	if d.Dir != "" {
+		where += " in " + d.Dir
+	}
+	if d.Height > 0 && (train.H != d.Height || train.W != d.Width || train.C != d.Channels) {
+		return nil, nil, fmt.Errorf("%s now has %d×%d×%d images but the run was made for %d×%d×%d (height×width×channels, as %s records); did the data change since?",
+			where, train.H, train.W, train.C, d.Height, d.Width, d.Channels, ManifestFile)
+	}
+	if d.Classes > 0 && train.Classes != d.Classes {
+		return nil, nil, fmt.Errorf("%s now has %d classes but the run was made for %d (as %s records); did the data change since?",
+			where, train.Classes, d.Classes, ManifestFile)
+	}
+	return train, test, nil
 }
 
 // Contents is what a stage writes into its run folder.
@@ -106,7 +125,8 @@ type Contents struct {
 // a stage can fail before doing any work: the parent directory must exist,
 // and dir must not exist, be empty, or (with force) be an earlier run
 // folder. Force never replaces a directory that is not a run folder, so a
-// mistyped --out cannot wipe unrelated files.
+// mistyped --out cannot wipe unrelated files. First it removes what writes
+// of dir by processes that died left beside it (see cleanStale).
 func CheckOut(dir string, force bool) error {
 	if dir == "" {
 		return errors.New("no output folder given (--out)")
@@ -114,6 +134,9 @@ func CheckOut(dir string, force bool) error {
 	parent := filepath.Dir(filepath.Clean(dir))
 	if st, err := os.Stat(parent); err != nil || !st.IsDir() {
 		return fmt.Errorf("cannot write run folder %s: its parent directory %s does not exist (create it first)", dir, parent)
+	}
+	if err := cleanStale(filepath.Clean(dir)); err != nil {
+		return err
 	}
 	st, err := os.Stat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -149,7 +172,7 @@ func Save(dir string, force bool, c Contents) (err error) {
 		return err
 	}
 	dir = filepath.Clean(dir)
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), filepath.Base(dir)+".tmp-")
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), tempPattern(dir))
 	if err != nil {
 		return fmt.Errorf("writing run folder %s: %w", dir, err)
 	}
@@ -218,7 +241,7 @@ func replaceDir(tmp, dir string) error {
 
 // modelDigest is the SHA-256 of the folder's model file, hex.
 func (f *Folder) modelDigest() (string, error) {
-	b, err := os.ReadFile(filepath.Join(f.Dir, ModelFile))
+	b, err := userfile.ReadFile(filepath.Join(f.Dir, ModelFile))
 	if err != nil {
 		return "", err
 	}

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +15,7 @@ import (
 	"ebyd/checkpoint"
 	"ebyd/data"
 	"ebyd/fit"
+	"ebyd/internal/userfile"
 	"ebyd/models"
 	"ebyd/nn"
 )
@@ -51,6 +52,11 @@ func Import(ctx context.Context, cfg ImportConfig, opts Options) (*Result, error
 	}
 	if cfg.Weights == "" {
 		return nil, fmt.Errorf("no weights file given (--weights)")
+	}
+	// A named pipe would block the read forever: refuse it before any work.
+	var notRegular *userfile.NotRegularError
+	if err := userfile.Check(cfg.Weights); errors.As(err, &notRegular) {
+		return nil, fmt.Errorf("--weights: %w", err)
 	}
 	if cfg.EvalBatch == 0 {
 		cfg.EvalBatch = DefaultEvalBatch
@@ -163,7 +169,7 @@ func shapeOf(sd *checkpoint.StateDict, name string) []int {
 }
 
 func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path)
 	if err != nil {
 		return "", err
 	}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"ebyd/data"
 	"ebyd/expose"
 	"ebyd/fit"
+	"ebyd/internal/userfile"
 	"ebyd/nn"
 	"ebyd/remove"
 )
@@ -288,7 +288,7 @@ func recoveredTrigger(dir string, suspect *Folder) (*remove.Trigger, error) {
 	if f.Manifest.Stage != "detect" || !derivedFrom(f, suspect) {
 		return nil, fmt.Errorf("%s is not a detect folder of %s (stage %s, parent %q)", dir, suspect.Dir, f.Manifest.Stage, f.Manifest.Parent)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, DetectFile))
+	b, err := userfile.ReadFile(filepath.Join(dir, DetectFile))
 	if err != nil {
 		return nil, err
 	}

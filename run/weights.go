@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"ebyd/checkpoint"
+	"ebyd/internal/quote"
 	"ebyd/nn"
 	"ebyd/tensor"
 )
@@ -56,7 +57,7 @@ func weightsMetadata(mi ModelInfo) map[string]string {
 func checkFinite(sd *checkpoint.StateDict) error {
 	for _, e := range sd.Entries {
 		if e.Tensor.HasNaN() {
-			return fmt.Errorf("tensor %q holds NaN or infinite values", e.Name)
+			return fmt.Errorf("tensor %s holds NaN or infinite values", quote.Name(e.Name))
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"ebyd/benchdoc"
+	"ebyd/internal/quote"
 	"ebyd/remove"
 	"ebyd/run"
 )
@@ -45,7 +46,7 @@ Markdown file's generated section.`,
 				cfg.Params = map[string]json.RawMessage{}
 				for m, p := range params {
 					if !json.Valid([]byte(p)) {
-						return usageError{fmt.Errorf("--params %s=%s: not a JSON object", m, p)}
+						return usageError{fmt.Errorf("--params %s=%s: not a JSON object", quote.Name(m), quote.Name(p))}
 					}
 					cfg.Params[m] = json.RawMessage(p)
 				}

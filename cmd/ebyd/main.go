@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 
+	"ebyd/internal/quote"
+
 	"github.com/spf13/cobra"
 )
 
@@ -38,6 +40,15 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
+	fmt.Fprintln(stderr, errorLine(err))
+	if isUsage(err) {
+		return 2
+	}
+	return 1
+}
+
+// errorLine is the one "ebyd: ..." line that reports err.
+func errorLine(err error) string {
 	msg := err.Error()
 	if errors.Is(err, context.Canceled) {
 		msg = "interrupted; nothing was written"
@@ -45,11 +56,9 @@ func execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// One line, always: cobra's suggestions come on lines of their own.
 	msg = strings.Replace(msg, "\n\nDid you mean this?\n", "; did you mean:", 1)
 	msg = strings.Join(strings.Fields(msg), " ")
-	fmt.Fprintln(stderr, "ebyd: "+msg)
-	if isUsage(err) {
-		return 2
-	}
-	return 1
+	// The last line of defence against names read from files that an error
+	// did not quote: no control character reaches the terminal raw.
+	return "ebyd: " + quote.Line(msg)
 }
 
 // isUsage reports whether err is about the command line rather than the

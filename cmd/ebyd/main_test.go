@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,4 +117,26 @@ func TestUsageErrors(t *testing.T) {
 	fails(t, []string{"import", "--weights", "x.pt"}, "arch")
 	fails(t, []string{"export", "--run", "x"}, "out")
 	fails(t, []string{"trian"}, "unknown command", "did you mean: train")
+}
+
+// TestErrorLineEscapesControls: an error carrying a newline and terminal
+// escapes (a name read from a hostile file) prints as one escaped line.
+func TestErrorLineEscapesControls(t *testing.T) {
+	got := errorLine(errors.New("tensor x\n\x1b[2Jebyd: import finished OK, clean acc 99.9%\r\x9b"))
+	want := `ebyd: tensor x \x1b[2Jebyd: import finished OK, clean acc 99.9% \x9b`
+	if got != want {
+		t.Errorf("errorLine = %q, want %q", got, want)
+	}
+
+	// End to end: a file name holding the escapes, in an error that does
+	// not quote it (the operating system's).
+	dir := t.TempDir()
+	weights := filepath.Join(dir, "w\n\x1b[2J.pt")
+	_, errs, code := ebyd(t, "import", "--arch", "mnistnet", "--weights", weights, "--out", filepath.Join(dir, "out"))
+	if code == 0 || strings.Count(errs, "\n") != 1 || !strings.HasPrefix(errs, "ebyd: ") {
+		t.Fatalf("exit %d, stderr %q; want one ebyd: line", code, errs)
+	}
+	if strings.ContainsAny(errs[:len(errs)-1], "\n\r\x1b") || !strings.Contains(errs, `\x1b[2J`) {
+		t.Errorf("stderr %q holds raw control characters or lacks the escaped name", errs)
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"ebyd/internal/quote"
 	"ebyd/run"
 )
 
@@ -19,7 +20,9 @@ type row struct{ key, value string }
 func report(c *cobra.Command, g *globals, rows []row, obj any) error {
 	w := tabwriter.NewWriter(c.OutOrStdout(), 0, 0, 2, ' ', 0)
 	for _, r := range rows {
-		fmt.Fprintf(w, "%s\t%s\n", r.key, r.value)
+		// Values can hold names read from run folders: no control
+		// characters reach the terminal raw.
+		fmt.Fprintf(w, "%s\t%s\n", quote.Line(r.key), quote.Line(r.value))
 	}
 	if err := w.Flush(); err != nil {
 		return err

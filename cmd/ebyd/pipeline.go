@@ -2,10 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
+	"ebyd/internal/userfile"
 	"ebyd/run"
 )
 
@@ -47,9 +47,9 @@ its run folder under --out (suspect, exposed, detect, removed) and
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg := run.DefaultPipeline()
 			if config != "" {
-				b, err := os.ReadFile(config)
+				b, err := userfile.ReadFile(config)
 				if err != nil {
-					return err
+					return fmt.Errorf("--config: %w", err)
 				}
 				if cfg, err = run.ParsePipeline(b); err != nil {
 					return fmt.Errorf("%s: %w", config, err)

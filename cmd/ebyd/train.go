@@ -11,6 +11,7 @@ import (
 	"ebyd/attack"
 	"ebyd/data"
 	"ebyd/internal/memlimit"
+	"ebyd/internal/quote"
 	"ebyd/run"
 )
 
@@ -199,7 +200,7 @@ func (f augmentFlag) Set(v string) error {
 		case "crop":
 			n, err := strconv.Atoi(val)
 			if err != nil || n < 1 {
-				return fmt.Errorf("crop=%s: want a positive padding in pixels, e.g. crop=4", val)
+				return fmt.Errorf("crop=%s: want a positive padding in pixels, e.g. crop=4", quote.Name(val))
 			}
 			a.CropPad = n
 		default:

@@ -16,7 +16,7 @@ import (
 // kind (attacks, exposures, detectors, removals) never lean on each other.
 var layers = map[string]int{
 	"internal/atomicfile": 0, "internal/blas": 0, "internal/dnnl": 0, "internal/vec": 0,
-	"internal/registry": 0, "internal/layering": 0, "internal/memlimit": 0, "tensor": 0, "metrics": 0,
+	"internal/registry": 0, "internal/layering": 0, "internal/memlimit": 0, "internal/quote": 0, "internal/userfile": 0, "tensor": 0, "metrics": 0,
 	"autograd": 1, "checkpoint": 1, "data": 1, "report": 1,
 	"nn": 2, "optim": 2,
 	"models": 3, "fit": 3,
