@@ -153,7 +153,7 @@ func TestPTPickleOverSizeLimit(t *testing.T) {
 	zw.Close()
 	path := writeTemp(t, "huge-pickle.pt", buf.Bytes())
 	_, err := Load(path)
-	if err == nil || !strings.Contains(err.Error(), "archive/data.pkl is 269484032 bytes, more than the 268435456 expected") {
+	if err == nil || !strings.Contains(err.Error(), `"archive/data.pkl" is 269484032 bytes, more than the 268435456 expected`) {
 		t.Errorf("got %v", err)
 	}
 }
