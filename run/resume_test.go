@@ -1,0 +1,135 @@
+package run
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// resumeCase trains cfg uninterrupted and, in another folder, stopped after
+// epoch stop (as a kill just after that epoch's checkpoint would) and then
+// resumed; the two model files must be the same bytes, the metrics the
+// same bits, and no checkpoint may be left.
+func resumeCase(t *testing.T, cfg TrainConfig, stop int) {
+	t.Helper()
+	tmp := t.TempDir()
+	whole, cut := filepath.Join(tmp, "whole"), filepath.Join(tmp, "cut")
+	if _, err := Train(context.Background(), cfg, Options{Out: whole}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(CheckpointDir(whole)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the checkpoint of a finished run is left: %v", err)
+	}
+	_, err := Train(context.Background(), cfg, Options{Out: cut, stopAfter: stop})
+	if !errors.Is(err, errTestStop) {
+		t.Fatalf("stopped run: err = %v", err)
+	}
+	if _, err := os.Stat(cut); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a stopped run wrote its folder: %v", err)
+	}
+	var progress bytes.Buffer
+	if _, err := Train(context.Background(), cfg, Options{Out: cut, Resume: true, Progress: &progress}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "resuming after epoch") {
+		t.Errorf("the resumed run does not say so:\n%s", progress.String())
+	}
+	if _, err := os.Stat(CheckpointDir(cut)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the checkpoint of a resumed, finished run is left: %v", err)
+	}
+	a, err := os.ReadFile(filepath.Join(whole, ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(cut, ModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatalf("stopped after epoch %d and resumed, the weights differ from an uninterrupted run's", stop)
+	}
+	fa, _ := Open(whole)
+	fb, _ := Open(cut)
+	for _, k := range []string{"clean_acc", "train_loss", "train_acc", "asr"} {
+		if math.Float64bits(fa.Manifest.Metrics[k]) != math.Float64bits(fb.Manifest.Metrics[k]) {
+			t.Errorf("%s: %v uninterrupted, %v resumed", k, fa.Manifest.Metrics[k], fb.Manifest.Metrics[k])
+		}
+	}
+}
+
+func smallTrain(opt string) TrainConfig {
+	cfg := DefaultTrainConfig()
+	cfg.Width, cfg.TrainSubset, cfg.TestSubset, cfg.BatchSize, cfg.Epochs = 4, 600, 200, 32, 3
+	cfg.Optimizer = opt
+	return cfg
+}
+
+func TestResumeAdamCosine(t *testing.T) { resumeCase(t, smallTrain("adam"), 1) }
+
+func TestResumeSGDMomentum(t *testing.T) {
+	cfg := smallTrain("sgd")
+	cfg.Momentum, cfg.WeightDecay, cfg.Schedule = 0.9, 5e-4, "constant"
+	resumeCase(t, cfg, 2)
+}
+
+// A kill after the last epoch's checkpoint (during the evaluation) leaves
+// nothing to train: the run reports the last epoch's statistics it saved.
+func TestResumeAfterLastEpoch(t *testing.T) { resumeCase(t, smallTrain("sgd"), 3) }
+
+func TestResumePoisoned(t *testing.T) {
+	cfg := smallTrain("adam")
+	cfg.Attack = &AttackConfig{Name: "badnets", Target: 1}
+	resumeCase(t, cfg, 1)
+}
+
+// BatchNorm's running statistics and counters are in the checkpoint.
+func TestResumeBatchNorm(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a ResNet")
+	}
+	cfg := smallTrain("sgd")
+	cfg.Model, cfg.Width, cfg.TrainSubset, cfg.TestSubset, cfg.Epochs = "preactresnet18", 2, 96, 64, 2
+	resumeCase(t, cfg, 1)
+}
+
+func TestResumeRefused(t *testing.T) {
+	cfg := smallTrain("adam")
+	cfg.Epochs = 2
+	dir := filepath.Join(t.TempDir(), "run")
+	_, err := Train(context.Background(), cfg, Options{Out: dir, Resume: true})
+	if err == nil || !strings.Contains(err.Error(), "no checkpoint") || !strings.Contains(err.Error(), CheckpointDir(dir)) {
+		t.Fatalf("--resume without a checkpoint: err = %v", err)
+	}
+	if _, err := Train(context.Background(), cfg, Options{Out: dir, stopAfter: 1}); !errors.Is(err, errTestStop) {
+		t.Fatal(err)
+	}
+	other := cfg
+	other.LR = 0.01
+	_, err = Train(context.Background(), other, Options{Out: dir, Resume: true})
+	if err == nil || !strings.Contains(err.Error(), "lr is 0.001 there, 0.01 here") {
+		t.Fatalf("--resume with another --lr: err = %v", err)
+	}
+	other = cfg
+	other.Augment = nil
+	other.Attack = &AttackConfig{Name: "badnets", Target: 1}
+	_, err = Train(context.Background(), other, Options{Out: dir, Resume: true})
+	if err == nil || !strings.Contains(err.Error(), "attack is null there") {
+		t.Fatalf("--resume with an attack added: err = %v", err)
+	}
+	// Without --resume the run notes the checkpoint and starts afresh.
+	var progress bytes.Buffer
+	if _, err := Train(context.Background(), cfg, Options{Out: dir, Progress: &progress}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(progress.String(), "--resume continues it") {
+		t.Errorf("no note of the checkpoint:\n%s", progress.String())
+	}
+	if _, err := os.Stat(CheckpointDir(dir)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("checkpoint left: %v", err)
+	}
+}
