@@ -59,6 +59,9 @@ func resumeCase(t *testing.T, cfg TrainConfig, stop int) {
 	}
 	fa, _ := Open(whole)
 	fb, _ := Open(cut)
+	if fa.Manifest.ResumedAfter != 0 || fb.Manifest.ResumedAfter != stop {
+		t.Errorf("resumed_after_epochs: %d uninterrupted, %d resumed (want 0, %d)", fa.Manifest.ResumedAfter, fb.Manifest.ResumedAfter, stop)
+	}
 	for _, k := range []string{"clean_acc", "train_loss", "train_acc", "asr"} {
 		if math.Float64bits(fa.Manifest.Metrics[k]) != math.Float64bits(fb.Manifest.Metrics[k]) {
 			t.Errorf("%s: %v uninterrupted, %v resumed", k, fa.Manifest.Metrics[k], fb.Manifest.Metrics[k])

@@ -229,6 +229,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 			return nil, err
 		}
 		man.Seconds["median_step"] = stats.medianStep
+		man.ResumedAfter = stats.resumed
 		man.Metrics["train_loss"] = stats.loss
 		man.Metrics["train_acc"] = stats.acc
 	} else if files, err = plant(ctx, cfg.Attack, trig, poisoning, model, train, cfg, opts, man); err != nil {
@@ -282,6 +283,7 @@ const maxStepTimes = 1 << 20
 type fitStats struct {
 	loss, acc  float64 // mean loss and accuracy over the last epoch's batches
 	medianStep float64 // seconds
+	resumed    int     // epochs done before, by the interrupted run whose checkpoint this one continued
 }
 
 // NaNError reports a training run whose loss stopped being a number.
@@ -332,6 +334,7 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 		}
 		if found {
 			first, st = n, saved
+			st.resumed = n
 			if opts.Progress != nil {
 				fmt.Fprintf(opts.Progress, "%s: resuming after epoch %d of %d from %s\n", label, n, cfg.Epochs, ck.path(label))
 			}
