@@ -27,6 +27,7 @@ type Options struct {
 
 	ckpt      *checkpointer // set by Train: where trainModel keeps its checkpoints
 	stopAfter int           // tests: Train fails after this epoch's checkpoint
+	stopLabel string        // tests: ... of this model ("": any)
 }
 
 // Result is what a stage that writes a run folder returns.

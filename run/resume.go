@@ -41,6 +41,7 @@ type checkpointer struct {
 	// stopAfter, when positive, fails the run after the checkpoint of that
 	// epoch (1-based) is written, as a kill would: tests.
 	stopAfter int
+	stopLabel string // "" for any model
 }
 
 // errTestStop is what stopAfter fails with.

@@ -19,7 +19,10 @@ import (
 // epoch stop (as a kill just after that epoch's checkpoint would) and then
 // resumed; the two model files must be the same bytes, the metrics the
 // same bits, and no checkpoint may be left.
-func resumeCase(t *testing.T, cfg TrainConfig, stop int) {
+func resumeCase(t *testing.T, cfg TrainConfig, stop int) { resumeLabel(t, cfg, stop, "") }
+
+// resumeLabel stops the training of the model label ("": the first).
+func resumeLabel(t *testing.T, cfg TrainConfig, stop int, label string) {
 	t.Helper()
 	tmp := t.TempDir()
 	whole, cut := filepath.Join(tmp, "whole"), filepath.Join(tmp, "cut")
@@ -29,7 +32,7 @@ func resumeCase(t *testing.T, cfg TrainConfig, stop int) {
 	if _, err := os.Stat(CheckpointDir(whole)); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("the checkpoint of a finished run is left: %v", err)
 	}
-	_, err := Train(context.Background(), cfg, Options{Out: cut, stopAfter: stop})
+	_, err := Train(context.Background(), cfg, Options{Out: cut, stopAfter: stop, stopLabel: label})
 	if !errors.Is(err, errTestStop) {
 		t.Fatalf("stopped run: err = %v", err)
 	}
@@ -59,8 +62,12 @@ func resumeCase(t *testing.T, cfg TrainConfig, stop int) {
 	}
 	fa, _ := Open(whole)
 	fb, _ := Open(cut)
-	if fa.Manifest.ResumedAfter != 0 || fb.Manifest.ResumedAfter != stop {
-		t.Errorf("resumed_after_epochs: %d uninterrupted, %d resumed (want 0, %d)", fa.Manifest.ResumedAfter, fb.Manifest.ResumedAfter, stop)
+	want := stop // run.json tells of the model's training, not the surrogate's
+	if label == "surrogate" {
+		want = 0
+	}
+	if fa.Manifest.ResumedAfter != 0 || fb.Manifest.ResumedAfter != want {
+		t.Errorf("resumed_after_epochs: %d uninterrupted, %d resumed (want 0, %d)", fa.Manifest.ResumedAfter, fb.Manifest.ResumedAfter, want)
 	}
 	for _, k := range []string{"clean_acc", "train_loss", "train_acc", "asr"} {
 		if math.Float64bits(fa.Manifest.Metrics[k]) != math.Float64bits(fb.Manifest.Metrics[k]) {
@@ -92,6 +99,17 @@ func TestResumePoisoned(t *testing.T) {
 	cfg := smallTrain("adam")
 	cfg.Attack = &AttackConfig{Name: "badnets", Target: 1}
 	resumeCase(t, cfg, 1)
+}
+
+// The label-consistent attack trains a clean surrogate model first: a run
+// stopped in the surrogate's training, or in the model's after the
+// surrogate's last checkpoint, continues where it stopped.
+func TestResumeSurrogate(t *testing.T) {
+	cfg := smallTrain("adam")
+	cfg.Epochs = 2
+	cfg.Attack = &AttackConfig{Name: "cl", Target: 1}
+	t.Run("surrogate", func(t *testing.T) { resumeLabel(t, cfg, 1, "surrogate") })
+	t.Run("train", func(t *testing.T) { resumeLabel(t, cfg, 1, "train") })
 }
 
 // BatchNorm's running statistics and counters are in the checkpoint.
@@ -127,6 +145,13 @@ func TestResumeRefused(t *testing.T) {
 	_, err = Train(context.Background(), other, Options{Out: dir, Resume: true})
 	if err == nil || !strings.Contains(err.Error(), "attack is null there") {
 		t.Fatalf("--resume with an attack added: err = %v", err)
+	}
+	other = cfg
+	other.Augment = nil
+	other.Attack = &AttackConfig{Name: "iad", Target: 1}
+	_, err = Train(context.Background(), other, Options{Out: dir, Resume: true})
+	if err == nil || !strings.Contains(err.Error(), "iad attack learns its trigger") {
+		t.Fatalf("--resume with iad: err = %v", err)
 	}
 	// Without --resume the run notes the checkpoint and starts afresh.
 	var progress bytes.Buffer

@@ -207,7 +207,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 	}
 
 	// Checkpoints at every epoch's end, beside the run folder.
-	ck := &checkpointer{dir: CheckpointDir(opts.Out), resume: opts.Resume, stopAfter: opts.stopAfter}
+	ck := &checkpointer{dir: CheckpointDir(opts.Out), resume: opts.Resume, stopAfter: opts.stopAfter, stopLabel: opts.stopLabel}
 	if _, ok := trig.(attack.Learner); ok && opts.Resume {
 		return nil, fmt.Errorf("--resume: the %s attack learns its trigger together with the model, and such training cannot be resumed yet", cfg.Attack.Name)
 	}
@@ -380,7 +380,7 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 			if err := ck.save(label, cfgJSON, model, opt, epoch+1, st); err != nil {
 				return false, err
 			}
-			if ck.stopAfter == epoch+1 {
+			if ck.stopAfter == epoch+1 && (ck.stopLabel == "" || ck.stopLabel == label) {
 				return false, errTestStop
 			}
 			return false, nil
