@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -60,6 +61,9 @@ type ckptState struct {
 	Steps []int `json:"optim_steps"`
 	// Rng holds the state of each dropout's generator, by module path.
 	Rng map[string][]byte `json:"rng,omitempty"`
+	// Engine is the process that wrote the checkpoint: another GOMAXPROCS,
+	// engine or build continues the run, but not bit-identically.
+	Engine Engine `json:"engine"`
 }
 
 func (c *checkpointer) path(label string) string { return filepath.Join(c.dir, label+".safetensors") }
@@ -86,7 +90,7 @@ func (c *checkpointer) save(label string, cfg []byte, model nn.Module, opt optim
 	if err := os.MkdirAll(c.dir, 0o755); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	meta := ckptState{Label: label, Config: cfg, Epochs: epochs, Loss: st.loss, Acc: st.acc, Rng: map[string][]byte{}}
+	meta := ckptState{Label: label, Config: cfg, Epochs: epochs, Loss: st.loss, Acc: st.acc, Rng: map[string][]byte{}, Engine: CurrentEngine()}
 	sd := &checkpoint.StateDict{}
 	for _, e := range StateDict(model).Entries {
 		e.Name = "model." + e.Name
@@ -132,7 +136,7 @@ func (c *checkpointer) save(label string, cfg []byte, model nn.Module, opt optim
 // load restores model and opt from the checkpoint of label, if there is
 // one, after checking that it was made with the same config. It returns the
 // epochs done and the last epoch's statistics.
-func (c *checkpointer) load(label string, cfg []byte, model nn.Module, opt optim.Optimizer) (epochs int, st fitStats, found bool, err error) {
+func (c *checkpointer) load(label string, cfg []byte, model nn.Module, opt optim.Optimizer, notes io.Writer) (epochs int, st fitStats, found bool, err error) {
 	path := c.path(label)
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return 0, st, false, nil
@@ -158,6 +162,10 @@ func (c *checkpointer) load(label string, cfg []byte, model nn.Module, opt optim
 		return fail("corrupt config: %v", err)
 	} else if d != "" {
 		return fail("it was made by a different command (%s); run that command with --resume, or this one without", d)
+	}
+	if e := CurrentEngine(); e != meta.Engine && notes != nil {
+		fmt.Fprintf(notes, "note: %s was written by %s; this process is %s: the run continues, but its weights will not be bit-identical to an uninterrupted run's\n",
+			path, meta.Engine.describe(), e.describe())
 	}
 	values := map[string]*tensor.Tensor{}
 	bufs := map[string]*tensor.Tensor{}
@@ -215,6 +223,15 @@ func (c *checkpointer) load(label string, cfg []byte, model nn.Module, opt optim
 		return 0, st, false, err
 	}
 	return meta.Epochs, fitStats{loss: meta.Loss, acc: meta.Acc}, true, nil
+}
+
+// describe is the engine in a few words.
+func (e Engine) describe() string {
+	s := fmt.Sprintf("%s BLAS, %s convolutions, GOMAXPROCS %d, %s %s/%s", e.BLAS, e.Conv, e.GOMAXPROCS, e.GoVersion, e.OS, e.Arch)
+	if e.Revision != "" {
+		s += ", revision " + e.Revision
+	}
+	return s
 }
 
 // configDiff names the first field (in TrainConfig's order, dotted into

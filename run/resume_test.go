@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -185,5 +187,25 @@ func BenchmarkCheckpoint(b *testing.B) {
 		if err := ck.save("train", []byte(`{}`), model, opt, 1, fitStats{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Resuming under another GOMAXPROCS works but says the weights will differ.
+func TestResumeOtherEngine(t *testing.T) {
+	cfg := smallTrain("adam")
+	cfg.Epochs, cfg.TrainSubset = 2, 200
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := Train(context.Background(), cfg, Options{Out: dir, stopAfter: 1}); !errors.Is(err, errTestStop) {
+		t.Fatal(err)
+	}
+	n := runtime.GOMAXPROCS(0)
+	runtime.GOMAXPROCS(n + 1)
+	defer runtime.GOMAXPROCS(n)
+	var progress bytes.Buffer
+	if _, err := Train(context.Background(), cfg, Options{Out: dir, Resume: true, Progress: &progress}); err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("GOMAXPROCS %d", n+1); !strings.Contains(progress.String(), "not be bit-identical") || !strings.Contains(progress.String(), want) {
+		t.Errorf("no note of the other engine:\n%s", progress.String())
 	}
 }

@@ -325,7 +325,7 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 	}
 	first := 0 // epochs done before this run (resumed)
 	if ck := opts.ckpt; ck != nil && ck.resume {
-		n, saved, found, err := ck.load(label, cfgJSON, model, opt)
+		n, saved, found, err := ck.load(label, cfgJSON, model, opt, opts.Progress)
 		if err != nil {
 			return fitStats{}, err
 		}
