@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 
 	"ebyd/checkpoint"
@@ -68,10 +69,46 @@ type ckptState struct {
 
 func (c *checkpointer) path(label string) string { return filepath.Join(c.dir, label+".safetensors") }
 
+// ckptLabels are the models a training run checkpoints: the only files
+// (with atomicfile's temporary files) it ever removes from the folder, so
+// that a directory of that name holding anything else keeps it.
+var ckptLabels = []string{"surrogate", "train"}
+
 // exists reports whether the folder holds a checkpoint.
 func (c *checkpointer) exists() bool {
-	m, _ := filepath.Glob(filepath.Join(c.dir, "*.safetensors"))
-	return len(m) > 0
+	for _, l := range ckptLabels {
+		if _, err := os.Lstat(c.path(l)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// check reports a checkpoint folder that cannot be used before any
+// training: a file, not a directory, of that name.
+func (c *checkpointer) check() error {
+	st, err := os.Lstat(c.dir)
+	if err == nil && !st.IsDir() {
+		return fmt.Errorf("cannot keep the training checkpoints in %s: a file of that name exists", c.dir)
+	}
+	return nil
+}
+
+// clear removes the checkpoints, and the folder when nothing else is in it.
+func (c *checkpointer) clear() error {
+	for _, l := range ckptLabels {
+		if err := os.Remove(c.path(l)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		tmps, _ := filepath.Glob(filepath.Join(c.dir, "."+l+".safetensors.tmp-*"))
+		for _, t := range tmps {
+			os.Remove(t)
+		}
+	}
+	if entries, err := os.ReadDir(c.dir); err == nil && len(entries) == 0 {
+		return os.Remove(c.dir)
+	}
+	return nil
 }
 
 // save writes the checkpoint of model (trained by cfg under label) after
@@ -81,8 +118,11 @@ func (c *checkpointer) save(label string, cfg []byte, model nn.Module, opt optim
 	if !ok {
 		return fmt.Errorf("checkpoint: the optimizer %T cannot save its state", opt)
 	}
+	if !slices.Contains(ckptLabels, label) {
+		return fmt.Errorf("checkpoint: unknown model label %q", label)
+	}
 	if !c.resume && !c.cleared {
-		if err := os.RemoveAll(c.dir); err != nil {
+		if err := c.clear(); err != nil {
 			return err
 		}
 		c.cleared = true

@@ -209,3 +209,34 @@ func TestResumeOtherEngine(t *testing.T) {
 		t.Errorf("no note of the other engine:\n%s", progress.String())
 	}
 }
+
+// A directory of the checkpoint folder's name keeps what is not a
+// checkpoint; a file of that name fails the run before it trains.
+func TestCheckpointFolderKeepsOtherFiles(t *testing.T) {
+	cfg := smallTrain("adam")
+	cfg.Epochs, cfg.TrainSubset = 1, 100
+	dir := filepath.Join(t.TempDir(), "run")
+	mine := filepath.Join(CheckpointDir(dir), "notes.txt")
+	if err := os.Mkdir(CheckpointDir(dir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mine, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), cfg, Options{Out: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(mine); err != nil {
+		t.Fatalf("the run removed a file it did not write: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(CheckpointDir(dir), "train.safetensors")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("checkpoint left: %v", err)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.WriteFile(CheckpointDir(other), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), cfg, Options{Out: other}); err == nil || !strings.Contains(err.Error(), "a file of that name exists") {
+		t.Fatalf("err = %v", err)
+	}
+}

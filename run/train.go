@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -211,6 +210,9 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 	if _, ok := trig.(attack.Learner); ok && opts.Resume {
 		return nil, fmt.Errorf("--resume: the %s attack learns its trigger together with the model, and such training cannot be resumed yet", cfg.Attack.Name)
 	}
+	if err := ck.check(); err != nil {
+		return nil, err
+	}
 	switch {
 	case opts.Resume && !ck.exists():
 		return nil, fmt.Errorf("--resume: there is no checkpoint of an interrupted run at %s (a training run writes one there at the end of each epoch)", ck.dir)
@@ -262,7 +264,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 	if err := Save(opts.Out, opts.Force, Contents{Manifest: man, Model: model, Files: files}); err != nil {
 		return nil, err
 	}
-	if err := os.RemoveAll(ck.dir); err != nil {
+	if err := ck.clear(); err != nil {
 		return nil, fmt.Errorf("run folder %s is saved, but its checkpoints could not be removed: %w", opts.Out, err)
 	}
 	return &Result{Dir: opts.Out, Manifest: man}, nil
@@ -329,7 +331,7 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 		if err != nil {
 			return fitStats{}, err
 		}
-		if n > cfg.Epochs {
+		if n < 0 || n > cfg.Epochs {
 			return fitStats{}, fmt.Errorf("--resume: the checkpoint of %s has %d epochs done, the run has %d", label, n, cfg.Epochs)
 		}
 		if found {
