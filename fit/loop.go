@@ -17,7 +17,10 @@ import (
 // backpropagates, clips and steps Opt; then it runs After. Epochs and
 // steps are counted from 0.
 type Loop[B any] struct {
-	Epochs  int
+	Epochs int
+	// Start is the first epoch to run (a run resumed from a checkpoint of
+	// the model and optimizer after Start epochs); 0 runs them all.
+	Start   int
 	Batches func(epoch int) iter.Seq2[B, []int]
 	// Params are the tensors whose gradients are zeroed before each step
 	// and clipped after the backward pass.
@@ -71,7 +74,7 @@ func (e *NonFinite) Error() string {
 // model that does not fit its batches, or the error of EndEpoch.
 func (l *Loop[B]) Run(ctx context.Context) error {
 	arena := ag.NewArena()
-	for epoch := range l.Epochs {
+	for epoch := l.Start; epoch < l.Epochs; epoch++ {
 		step := 0
 		for b, y := range l.Batches(epoch) {
 			if err := ctx.Err(); err != nil {

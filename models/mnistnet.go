@@ -25,8 +25,8 @@ func newMNISTNet(c Config, r *rand.Rand) nn.Module {
 	m := &MNISTNet{}
 	m.Conv1 = nn.AddChild(&m.Base, "conv1", nn.NewConv2d(c.InChannels, w, 3, ag.ConvOpts{}, true, r))
 	m.Conv2 = nn.AddChild(&m.Base, "conv2", nn.NewConv2d(w, 2*w, 3, ag.ConvOpts{}, true, r))
-	m.Dropout1 = nn.AddChild(&m.Base, "dropout1", &nn.Dropout{P: 0.25, Rng: rand.New(rand.NewPCG(c.Seed, 1))})
-	m.Dropout2 = nn.AddChild(&m.Base, "dropout2", &nn.Dropout{P: 0.5, Rng: rand.New(rand.NewPCG(c.Seed, 2))})
+	m.Dropout1 = nn.AddChild(&m.Base, "dropout1", nn.NewDropout(0.25, c.Seed, 1))
+	m.Dropout2 = nn.AddChild(&m.Base, "dropout2", nn.NewDropout(0.5, c.Seed, 2))
 	side := (c.InputSize - 4) / 2
 	m.FC1 = nn.AddChild(&m.Base, "fc1", nn.NewLinear(2*w*side*side, 4*w, true, r))
 	m.FC2 = nn.AddChild(&m.Base, "fc2", nn.NewLinear(4*w, c.NumClasses, true, r))

@@ -178,6 +178,16 @@ type Dropout struct {
 	Base
 	P   float32
 	Rng *rand.Rand
+	// Src, when set, is Rng's source: a checkpoint saves and restores its
+	// state (MarshalBinary), so that resumed training draws the masks an
+	// uninterrupted run would.
+	Src *rand.PCG
+}
+
+// NewDropout is a Dropout drawing from a PCG seeded with (seed, stream).
+func NewDropout(p float32, seed, stream uint64) *Dropout {
+	src := rand.NewPCG(seed, stream)
+	return &Dropout{P: p, Rng: rand.New(src), Src: src}
 }
 
 func (m *Dropout) Forward(x *ag.Var) *ag.Var {

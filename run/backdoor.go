@@ -154,6 +154,7 @@ func plant(ctx context.Context, a *AttackConfig, t attack.Trigger, p attack.Pois
 			return nil, err
 		}
 		man.Seconds["median_step"] = st.medianStep
+		man.ResumedAfter = st.resumed
 		man.Metrics["train_loss"] = st.loss
 		man.Metrics["train_acc"] = st.acc
 		b, err := json.Marshal(poisonIndices{Indices: pd.Indices, Cross: pd.Cross})

@@ -36,6 +36,10 @@ type Manifest struct {
 	Metrics map[string]float64 `json:"metrics"` // clean_acc, ... (fractions in [0, 1])
 	Seconds map[string]float64 `json:"seconds"` // wall time per part of the stage, and "total"
 	Engine  Engine             `json:"engine"`
+	// ResumedAfter, for a training run continued with --resume, is the
+	// epochs its checkpoint had done; Seconds then count only the part
+	// that this process ran.
+	ResumedAfter int `json:"resumed_after_epochs,omitempty"`
 }
 
 // DatasetInfo records the data a stage used and how it was normalised.

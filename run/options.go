@@ -21,6 +21,13 @@ type Options struct {
 	Progress io.Writer
 	Live     bool
 	Columns  int // the terminal's width when Live (0: 80)
+	// Resume continues an interrupted training run from the checkpoint it
+	// left beside Out (CheckpointDir); only run.Train reads it.
+	Resume bool
+
+	ckpt      *checkpointer // set by Train: where trainModel keeps its checkpoints
+	stopAfter int           // tests: Train fails after this epoch's checkpoint
+	stopLabel string        // tests: ... of this model ("": any)
 }
 
 // Result is what a stage that writes a run folder returns.

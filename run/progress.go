@@ -19,6 +19,7 @@ type Progress struct {
 	live  bool
 	label string
 	total int
+	base  int // steps done before start (a resumed run): the ETA counts only the later ones
 	start time.Time
 	now   func() time.Time
 
@@ -70,6 +71,19 @@ func (p *Progress) Update(done int, status string) {
 	fmt.Fprintln(p.w, p.line(done, t, status, false))
 }
 
+// Resumed says that done steps were complete before this report started
+// (training resumed from a checkpoint): the ETA is estimated from the later
+// steps only.
+func (p *Progress) Resumed(done int) {
+	if p == nil {
+		return
+	}
+	p.base = done
+	for p.next <= done {
+		p.next += p.stride()
+	}
+}
+
 // Done ends the report with a final line.
 func (p *Progress) Done(status string) {
 	if p == nil || p.w == nil || p.finished {
@@ -106,8 +120,11 @@ func (p *Progress) line(done int, t time.Time, status string, bar bool) string {
 	frac := float64(done) / float64(p.total)
 	elapsed := t.Sub(p.start)
 	eta := "?"
-	if done > 0 {
+	switch {
+	case p.base == 0 && done > 0:
 		eta = clock(time.Duration(float64(elapsed) * (1/frac - 1)))
+	case p.base > 0 && done > p.base:
+		eta = clock(time.Duration(float64(elapsed) * float64(p.total-done) / float64(done-p.base)))
 	}
 	digits := len(fmt.Sprint(p.total)) // a steady width keeps the line from jittering
 	rest := fmt.Sprintf(" %3.0f%% %*d/%d  elapsed %s  ETA %s", 100*frac, digits, done, p.total, clock(elapsed), eta)

@@ -74,3 +74,24 @@ func TestProgressNarrowTerminal(t *testing.T) {
 		}
 	}
 }
+
+// A resumed run's ETA comes from the steps it ran itself, and its log
+// starts at the first tenth past the steps done before.
+func TestProgressResumed(t *testing.T) {
+	var b bytes.Buffer
+	p := NewProgress(&b, false, "train", 1000)
+	p.Resumed(400)
+	clockAt := p.start
+	p.now = func() time.Time { return clockAt }
+	for i := 401; i <= 1000; i++ {
+		clockAt = clockAt.Add(100 * time.Millisecond)
+		p.Update(i, "")
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 6 {
+		t.Fatalf("%d lines for the last 600 of 1000 steps, want 6:\n%s", len(lines), b.String())
+	}
+	if want := "train  50%  500/1000  elapsed 0:10  ETA 0:50"; lines[0] != want {
+		t.Errorf("first line = %q, want %q", lines[0], want)
+	}
+}

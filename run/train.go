@@ -205,6 +205,24 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 		}
 	}
 
+	// Checkpoints at every epoch's end, beside the run folder.
+	ck := &checkpointer{dir: CheckpointDir(opts.Out), resume: opts.Resume, stopAfter: opts.stopAfter, stopLabel: opts.stopLabel}
+	if _, ok := trig.(attack.Learner); ok && opts.Resume {
+		return nil, fmt.Errorf("--resume: the %s attack learns its trigger together with the model, and such training cannot be resumed yet", cfg.Attack.Name)
+	}
+	if err := ck.check(); err != nil {
+		return nil, err
+	}
+	switch {
+	case opts.Resume && !ck.exists():
+		return nil, fmt.Errorf("--resume: there is no checkpoint of an interrupted run at %s (a training run writes one there at the end of each epoch)", ck.dir)
+	case !opts.Resume && ck.exists() && opts.Progress != nil:
+		fmt.Fprintf(opts.Progress, "note: a checkpoint of an interrupted run exists at %s; this run starts afresh and replaces it at the end of its first epoch (--resume continues it instead)\n", ck.dir)
+	}
+	if _, ok := trig.(attack.Learner); !ok {
+		opts.ckpt = ck
+	}
+
 	t = time.Now()
 	files := map[string][]byte{}
 	if trig == nil {
@@ -213,6 +231,7 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 			return nil, err
 		}
 		man.Seconds["median_step"] = stats.medianStep
+		man.ResumedAfter = stats.resumed
 		man.Metrics["train_loss"] = stats.loss
 		man.Metrics["train_acc"] = stats.acc
 	} else if files, err = plant(ctx, cfg.Attack, trig, poisoning, model, train, cfg, opts, man); err != nil {
@@ -245,6 +264,9 @@ func Train(ctx context.Context, cfg TrainConfig, opts Options) (*Result, error) 
 	if err := Save(opts.Out, opts.Force, Contents{Manifest: man, Model: model, Files: files}); err != nil {
 		return nil, err
 	}
+	if err := ck.clear(); err != nil {
+		return nil, fmt.Errorf("run folder %s is saved, but its checkpoints could not be removed: %w", opts.Out, err)
+	}
 	return &Result{Dir: opts.Out, Manifest: man}, nil
 }
 
@@ -263,6 +285,7 @@ const maxStepTimes = 1 << 20
 type fitStats struct {
 	loss, acc  float64 // mean loss and accuracy over the last epoch's batches
 	medianStep float64 // seconds
+	resumed    int     // epochs done before, by the interrupted run whose checkpoint this one continued
 }
 
 // NaNError reports a training run whose loss stopped being a number.
@@ -295,17 +318,41 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 	if cfg.Schedule == "cosine" {
 		sched = optim.Cosine{TMax: cfg.Epochs * steps}
 	}
+	var st fitStats
+	// The config as it trains this model: a checkpoint made under another
+	// config must not be continued.
+	cfgJSON, err := json.Marshal(cfg)
+	if err != nil {
+		return fitStats{}, err
+	}
+	first := 0 // epochs done before this run (resumed)
+	if ck := opts.ckpt; ck != nil && ck.resume {
+		n, saved, found, err := ck.load(label, cfgJSON, model, opt, opts.Progress)
+		if err != nil {
+			return fitStats{}, err
+		}
+		if n < 0 || n > cfg.Epochs {
+			return fitStats{}, fmt.Errorf("--resume: the checkpoint of %s has %d epochs done, the run has %d", label, n, cfg.Epochs)
+		}
+		if found {
+			first, st = n, saved
+			st.resumed = n
+			if opts.Progress != nil {
+				fmt.Fprintf(opts.Progress, "%s: resuming after epoch %d of %d from %s\n", label, n, cfg.Epochs, ck.path(label))
+			}
+		}
+	}
 	prog := opts.progress(label, cfg.Epochs*steps)
+	prog.Resumed(first * steps)
 	nn.SetTraining(model, true)
 
-	var st fitStats
 	times := newStepTimes(cfg.Epochs*steps, maxStepTimes)
 	var lossSum float64
 	var right, seen int
 	var start time.Time
 	var pred, labels []int
 	loop := fit.Loop[*tensor.Tensor]{
-		Epochs: cfg.Epochs, Batches: ld.Epoch, Params: params, Opt: opt,
+		Epochs: cfg.Epochs, Start: first, Batches: ld.Epoch, Params: params, Opt: opt,
 		Rate: func(epoch, step int) float32 { return sched.Rate(float32(cfg.LR), epoch*steps+step) },
 		Loss: func(x *tensor.Tensor, y []int) (*ag.Var, float32) {
 			logits := model.Forward(ag.Const(x))
@@ -326,6 +373,19 @@ func trainModel(ctx context.Context, model nn.Module, train *data.Dataset, cfg T
 			seen += len(labels)
 			st.loss, st.acc = lossSum/float64(step+1), float64(right)/float64(seen)
 			prog.Update(epoch*steps+step+1, fmt.Sprintf("epoch %d/%d  loss %.4f  acc %.2f%%", epoch+1, cfg.Epochs, st.loss, 100*st.acc))
+		},
+		EndEpoch: func(epoch int) (bool, error) {
+			ck := opts.ckpt
+			if ck == nil {
+				return false, nil
+			}
+			if err := ck.save(label, cfgJSON, model, opt, epoch+1, st); err != nil {
+				return false, err
+			}
+			if ck.stopAfter == epoch+1 && (ck.stopLabel == "" || ck.stopLabel == label) {
+				return false, errTestStop
+			}
+			return false, nil
 		},
 	}
 	switch err := loop.Run(ctx).(type) {

@@ -18,7 +18,7 @@ import (
 func newTrainCmd(g *globals) *cobra.Command {
 	cfg := run.DefaultTrainConfig()
 	var out string
-	var force bool
+	var force, resume bool
 	var tf triggerFlags
 	var bd run.AttackConfig
 	var mode string
@@ -37,13 +37,25 @@ images (--poison-rate) gets the trigger and the label of --mode, and the run
 also measures the attack success rate (ASR: the share of triggered test images
 whose true label is not the target that the model classifies as the target;
 all2all: as y+1 mod K). run.json records every trigger parameter and
-poison_indices.json the poisoned images, so the run can be repeated exactly.`,
+poison_indices.json the poisoned images, so the run can be repeated exactly.
+
+Training writes a checkpoint at the end of every epoch into OUT.ckpt, beside
+the run folder (the model's weights and buffers, the optimizer's state, the
+dropout generators' state, the epochs done), and removes it once the run
+folder is saved. If the run is killed, the same command with --resume
+continues after the last finished epoch and gives the weights an
+uninterrupted run would (bit for bit, with the same GOMAXPROCS); it refuses
+a checkpoint made with other settings, naming the first that differs. A run
+without --resume that finds a checkpoint says so and starts afresh: it
+replaces the checkpoint at the end of its own first epoch. Attacks that learn
+their trigger with the model (iad) cannot resume.`,
 		Example: `  ebyd train --dataset mnist --model mnistnet --epochs 1 --out runs/clean
   ebyd train --attack badnets --target 0 --poison-rate 0.1 --out runs/badnets
   ebyd train --attack blend --alpha 0.2 --target 3 --out runs/blend-t3
   ebyd train --attack wanet --trigger-param k=4 --trigger-param s=0.5 --mode all2all
   ebyd train --trigger-pattern star.png --trigger-mask star-mask.png --target 7
-  ebyd train --dataset fashion-mnist --model resnet18 --width 16 --epochs 5 --optimizer sgd --lr 0.05`,
+  ebyd train --dataset fashion-mnist --model resnet18 --width 16 --epochs 5 --optimizer sgd --lr 0.05
+  ebyd train --dataset fashion-mnist --model resnet18 --width 16 --epochs 5 --optimizer sgd --lr 0.05 --resume`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			params, err := tf.json()
@@ -59,6 +71,9 @@ poison_indices.json the poisoned images, so the run can be repeated exactly.`,
 			} else if c.Flags().Changed("target") || c.Flags().Changed("poison-rate") || c.Flags().Changed("mode") {
 				return usageError{fmt.Errorf("--target, --poison-rate and --mode need --attack")}
 			}
+			if resume && out == "" {
+				return usageError{fmt.Errorf("--resume needs --out: the run folder of the interrupted run")}
+			}
 			if out == "" {
 				name := fmt.Sprintf("train-%s-%s", cfg.Dataset, cfg.Model)
 				if cfg.Attack != nil {
@@ -68,7 +83,9 @@ poison_indices.json the poisoned images, so the run can be repeated exactly.`,
 					return err
 				}
 			}
-			res, err := run.Train(c.Context(), cfg, options(c, g, out, force))
+			opts := options(c, g, out, force)
+			opts.Resume = resume
+			res, err := run.Train(c.Context(), cfg, opts)
 			if err != nil {
 				return err
 			}
@@ -83,6 +100,7 @@ poison_indices.json the poisoned images, so the run can be repeated exactly.`,
 	f.StringVar(&mode, "mode", "", "poisoning: all2one (relabel to --target), all2all (y→y+1 mod K) or clean-label (trigger target-class images only); default all2one, clean-label for cl")
 	f.StringVar(&out, "out", "", "run folder to write; its parent must exist (default: a new folder runs/train-DATASET-MODEL[-N])")
 	f.BoolVar(&force, "force", false, "replace an existing run folder at --out")
+	f.BoolVar(&resume, "resume", false, "continue the interrupted run of the same command from its checkpoint OUT.ckpt (needs --out)")
 	return c
 }
 
