@@ -4,6 +4,7 @@
 //
 //	mnistnet        the PyTorch examples MNIST net (conv1, conv2, fc1, fc2)
 //	resnet18        CIFAR ResNet-18 of kuangliu/pytorch-cifar, EBYD and RNP
+//	resnet18-tv     torchvision's ResNet-18 (7×7 stem, max pool, downsample, fc)
 //	preactresnet18  BackdoorBench's PreActResNet-18 (with the final bn)
 //	vgg16           kuangliu's VGG16 with BatchNorm (features.N, classifier)
 //	mobilenetv2     kuangliu's CIFAR MobileNetV2

@@ -90,6 +90,7 @@ var parityModels = []struct {
 	{"preactresnet18_nofinalbn", "preactresnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4, NoFinalBN: true}},
 	{"vgg16", "", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
 	{"mobilenetv2", "", Config{InChannels: 3, NumClasses: 10, InputSize: 16, Width: 4}},
+	{"resnet18_tv", "resnet18-tv", Config{InChannels: 3, NumClasses: 10, InputSize: 64, Width: 4}},
 }
 
 // TestPyTorchParity checks logits, loss, parameter and input gradients, and
@@ -144,6 +145,39 @@ func TestPyTorchParity(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestTorchvisionResNet18PT loads the file torch.save(model.state_dict())
+// wrote for torchvision's ResNet-18 class (tools/parity/gen_tv.py) and
+// checks the logits against PyTorch's in evaluation mode.
+func TestTorchvisionResNet18PT(t *testing.T) {
+	sd, err := checkpoint.Load(filepath.Join("testdata", "resnet18_tv_w4.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New("resnet18-tv", Config{InChannels: 3, NumClasses: 10, InputSize: 64, Width: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]*tensor.Tensor{}
+	for _, e := range sd.Entries {
+		in[e.Name] = e.Tensor
+	}
+	if err := nn.LoadStateDict(m, in); err != nil {
+		t.Fatal(err)
+	}
+	nn.SetTraining(m, false)
+	f := loadFixture(t, "resnet18_tv")
+	want := f.get(t, "eval.logits")
+	got := m.Forward(ag.NewVar(f.get(t, "input").Clone(), false)).Value
+	var worst float64
+	for i := range want.Data {
+		worst = math.Max(worst, math.Abs(float64(got.Data[i]-want.Data[i])))
+	}
+	t.Logf("max |logit - PyTorch| = %.3g over %v", worst, want.Shape)
+	if worst > 1e-4 || math.IsNaN(worst) {
+		t.Errorf("max |logit - PyTorch| = %.3g > 1e-4", worst)
 	}
 }
 

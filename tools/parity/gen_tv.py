@@ -1,0 +1,139 @@
+#!/usr/bin/python3
+"""Generate the torchvision ResNet-18 parity fixtures in models/testdata/.
+
+    /usr/bin/python3 tools/parity/gen_tv.py            # (re)write the fixtures
+    /usr/bin/python3 tools/parity/gen_tv.py --verify   # read them back and check them
+
+The model is torchvision's own ResNet class (torchvision.models.resnet.ResNet with its
+BasicBlock, _make_layer and forward) built with every channel count scaled by
+width/64, so that the fixture stays small: only __init__'s hard-coded 64/128/256/512
+are replaced. At width 64 the state_dict is key for key and shape for shape that of
+torchvision.models.resnet18(num_classes=10), which the script asserts.
+
+Writes (see models/testdata/README.md):
+  parity_resnet18_tv.safetensors  the parity fixture of gen.py's format (params, input,
+                                  logits, loss, gradients, BN buffers), width 4, 3x64x64
+  resnet18_tv_w4.pt               torch.save(model.state_dict()) of the same model
+
+It reuses gen.py's fixture machinery (conditioning, compute, safetensors writer).
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen  # noqa: E402
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torchvision  # noqa: E402
+from torchvision.models.resnet import BasicBlock, ResNet  # noqa: E402
+
+SPEC = dict(name="resnet18_tv", seed=1007, in_ch=3, classes=10, hw=64, width=4, default_width=64)
+PT = "resnet18_tv_w4.pt"
+
+
+class NarrowResNet18(ResNet):
+    """torchvision ResNet(BasicBlock, [2, 2, 2, 2]) with channels width, 2w, 4w, 8w.
+
+    The body is torchvision 0.14's ResNet.__init__ with 64 replaced by width."""
+
+    def __init__(self, in_ch=3, num_classes=1000, width=64):
+        nn.Module.__init__(self)
+        norm_layer = nn.BatchNorm2d
+        self._norm_layer = norm_layer
+        self.inplanes = width
+        self.dilation = 1
+        self.groups = 1
+        self.base_width = 64  # BasicBlock's own check: it supports only 64
+        self.conv1 = nn.Conv2d(in_ch, self.inplanes, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = norm_layer(self.inplanes)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(BasicBlock, width, 2)
+        self.layer2 = self._make_layer(BasicBlock, 2 * width, 2, stride=2)
+        self.layer3 = self._make_layer(BasicBlock, 4 * width, 2, stride=2)
+        self.layer4 = self._make_layer(BasicBlock, 8 * width, 2, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(8 * width * BasicBlock.expansion, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+
+def resnet18_tv(in_ch=3, classes=10, width=64):
+    return NarrowResNet18(in_ch, classes, width)
+
+
+gen.resnet18_tv = resnet18_tv  # gen.build looks architectures up by name
+
+
+def check_structure():
+    """At width 64 the replica is torchvision.models.resnet18, name for name."""
+    ref = torchvision.models.resnet18(num_classes=SPEC["classes"]).state_dict()
+    ours = resnet18_tv(3, SPEC["classes"], 64).state_dict()
+    assert list(ref) == list(ours), "state_dict keys differ from torchvision's resnet18"
+    for k, v in ref.items():
+        assert ours[k].shape == v.shape and ours[k].dtype == v.dtype, k
+    print(f"ok structure: {len(ref)} keys, shapes and dtypes of torchvision.models.resnet18")
+
+
+def save_pt(model, out_dir):
+    pt = os.path.join(out_dir, PT)
+    tmpdir = tempfile.mkdtemp(dir=out_dir)  # the zip's top folder is the file's stem
+    try:
+        tmp = os.path.join(tmpdir, PT)
+        torch.save(model.state_dict(), tmp)
+        os.replace(tmp, pt)
+    finally:
+        os.rmdir(tmpdir)
+    print(f"wrote {os.path.relpath(pt, gen.REPO)} ({os.path.getsize(pt)} bytes)")
+
+
+def generate(out_dir):
+    check_structure()
+    model, sd, tensors, meta = gen.make_fixture(SPEC)
+    meta["generator"] = "tools/parity/gen_tv.py"
+    meta["torchvision_version"] = torchvision.__version__
+    path = os.path.join(out_dir, f"parity_{SPEC['name']}.safetensors")
+    gen.write_safetensors(path, tensors, meta)
+    print(f"wrote {os.path.relpath(path, gen.REPO)} ({os.path.getsize(path)} bytes, "
+          f"{len(tensors)} tensors, {meta['param_count']} params, seed {meta['seed']})")
+    model.load_state_dict(sd)  # compute's train forward moved the BN buffers
+    save_pt(model, out_dir)
+
+
+def verify(out_dir):
+    check_structure()
+    gen.FIXTURES = [SPEC]
+    gen.verify(out_dir)
+    t, meta, _ = gen.read_safetensors(os.path.join(out_dir, f"parity_{SPEC['name']}.safetensors"))
+    psd = torch.load(os.path.join(out_dir, PT), map_location="cpu")
+    m = resnet18_tv(SPEC["in_ch"], SPEC["classes"], int(meta["width"]))
+    m.load_state_dict(psd)
+    for k, v in psd.items():
+        assert torch.equal(v, t["param." + k]), f"{PT}: {k} differs from the parity params"
+    m.eval()
+    with torch.no_grad():
+        d = gen._close(m(t["input"]), t["eval.logits"], f"{PT} eval.logits")
+    print(f"ok {PT}: same params as parity_{SPEC['name']}, logits match (max abs diff {d:.3g})")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--verify", action="store_true", help="read the fixtures back and check them")
+    ap.add_argument("--out", default=gen.DEFAULT_OUT, help="output folder (default models/testdata)")
+    a = ap.parse_args()
+    torch.set_num_threads(1)
+    if a.verify:
+        verify(a.out)
+    else:
+        generate(a.out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
