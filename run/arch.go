@@ -18,6 +18,7 @@ import (
 var archKeys = map[string]struct{ first, last string }{
 	"mnistnet":       {"conv1.weight", "fc2.weight"},
 	"resnet18":       {"conv1.weight", "linear.weight"},
+	"resnet18-tv":    {"conv1.weight", "fc.weight"},
 	"preactresnet18": {"conv1.weight", "linear.weight"},
 	"vgg16":          {"features.0.weight", "classifier.weight"},
 	"mobilenetv2":    {"conv1.weight", "linear.weight"},
@@ -38,7 +39,11 @@ func inferModel(arch string, sd *checkpoint.StateDict) (ModelInfo, error) {
 		if ok1 {
 			missing = keys.last
 		}
-		return ModelInfo{}, fmt.Errorf("the weights are not a %s state_dict: they have no %s%s", arch, quote.Name(missing), archHint(arch, sd))
+		hint := archHint(arch, sd)
+		if guessArch(sd) == "" {
+			hint += fmt.Sprintf(" (if the file names %s otherwise, --rename OLD=NEW rewrites name prefixes)", quote.Name(missing))
+		}
+		return ModelInfo{}, fmt.Errorf("the weights are not a %s state_dict: they have no %s%s", arch, quote.Name(missing), hint)
 	}
 	if len(first.Shape) != 4 || len(last.Shape) != 2 {
 		return ModelInfo{}, fmt.Errorf("the weights are not a %s state_dict: %s has shape %v and %s %v (want 4-D and 2-D)%s",
@@ -55,6 +60,11 @@ func archHint(asked string, sd *checkpoint.StateDict) string {
 	if guess := guessArch(sd); guess != "" && guess != asked {
 		return fmt.Sprintf("; they look like a %s (try --arch %s)", guess, guess)
 	}
+	return fileNames(sd)
+}
+
+// fileNames lists a few of the state dict's names.
+func fileNames(sd *checkpoint.StateDict) string {
 	names, more := sd.Names(), ""
 	if len(names) > 6 {
 		names, more = names[:6], ", …"

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"ebyd/checkpoint"
+	"ebyd/run"
+)
+
+const (
+	tvFixture       = "../../models/testdata/resnet18_tv_w4.pt"
+	tvParityFixture = "../../models/testdata/parity_resnet18_tv.safetensors"
+)
+
+// fakeCIFAR writes a CIFAR-10 binary folder of n random records per file.
+func fakeCIFAR(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, name := range []string{"data_batch_1.bin", "data_batch_2.bin", "data_batch_3.bin", "data_batch_4.bin", "data_batch_5.bin", "test_batch.bin"} {
+		b := make([]byte, n*3073)
+		for i := range b {
+			b[i] = byte(r.IntN(256))
+		}
+		for i := 0; i < n; i++ {
+			b[i*3073] = byte(i % 10)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// torchvision's ResNet-18 state_dict, as torch.save wrote it, imports by
+// name and by detection, and the run folder's model gives PyTorch's logits.
+func TestImportTorchvisionResNet18(t *testing.T) {
+	cifar := fakeCIFAR(t, 20)
+	want, err := checkpoint.Load(tvParityFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, _ := want.Get("input")
+	logits, _ := want.Get("eval.logits")
+	for _, arch := range []string{"resnet18-tv", "auto"} {
+		dir := filepath.Join(t.TempDir(), "tv")
+		obj := ok(t, "import", "--arch", arch, "--weights", tvFixture, "--dataset", "cifar10", "--data-dir", cifar, "--out", dir)
+		if obj["width"] != 4.0 || obj["in_channels"] != 3.0 || obj["classes"] != 10.0 {
+			t.Fatalf("--arch %s: import JSON %v: want width 4, 3 input channels, 10 classes", arch, obj)
+		}
+		f, err := run.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Manifest.Model.Arch != "resnet18-tv" {
+			t.Errorf("--arch %s: manifest arch %q", arch, f.Manifest.Model.Arch)
+		}
+		model, err := f.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := run.Logits(model, input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var worst float64
+		for i := range logits.Data {
+			worst = math.Max(worst, math.Abs(float64(got.Data[i]-logits.Data[i])))
+		}
+		if !(worst <= 1e-4) {
+			t.Errorf("--arch %s: max |logit - PyTorch| = %g", arch, worst)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "wrong")
+	fails(t, []string{"import", "--arch", "resnet18", "--weights", tvFixture, "--dataset", "cifar10", "--data-dir", cifar, "--out", out},
+		`no "linear.weight"`, "look like a resnet18-tv", "--arch resnet18-tv")
+}
+
+// --rename maps a head saved under another name onto the architecture's.
+func TestImportRenameFlag(t *testing.T) {
+	sd, err := checkpoint.Load(ptFixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range sd.Entries {
+		sd.Entries[i].Name = strings.Replace(e.Name, "fc2.", "classifier.", 1)
+	}
+	dir := t.TempDir()
+	renamed := filepath.Join(dir, "renamed.pt")
+	if err := checkpoint.WritePT(renamed, sd); err != nil {
+		t.Fatal(err)
+	}
+	args := func(out string, extra ...string) []string {
+		return append([]string{"import", "--arch", "mnistnet", "--weights", renamed, "--test-subset", "20", "--out", filepath.Join(dir, out)}, extra...)
+	}
+	fails(t, args("plain"), `no "fc2.weight"`, "--rename OLD=NEW")
+	obj := ok(t, args("renamed", "--rename", "classifier.=fc2.")...)
+	if obj["width"] != 4.0 || obj["classes"] != 10.0 {
+		t.Fatalf("import JSON %v", obj)
+	}
+	f, err := run.Open(filepath.Join(dir, "renamed"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg run.ImportConfig
+	if err := json.Unmarshal(f.Manifest.Config, &cfg); err != nil || !slices.Equal(cfg.Rename, []string{"classifier.=fc2."}) {
+		t.Errorf("run.json config does not record the mapping: %s (%v)", f.Manifest.Config, err)
+	}
+	fails(t, args("unused", "--rename", "classifier.=fc2.", "--rename", "head.=fc2."), `--rename "head.=fc2.": no name in the file starts with "head."`)
+	fails(t, args("bad", "--rename", "classifier."), "want OLD=NEW")
+}
