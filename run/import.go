@@ -103,7 +103,7 @@ func Import(ctx context.Context, cfg ImportConfig, opts Options) (*Result, error
 	if auto {
 		if cfg.Arch = guessArch(sd); cfg.Arch == "" {
 			return nil, fmt.Errorf("%s: --arch auto: the names are not those of any architecture of the zoo (%s)%s",
-				cfg.Weights, strings.Join(models.Names(), ", "), fileNames(sd))
+				cfg.Weights, strings.Join(models.Names(), ", "), renameHint("", sd))
 		}
 	}
 	loadWeights := since(t)

@@ -103,7 +103,7 @@ func TestImportArchAuto(t *testing.T) {
 	path = writeModel(t, mi, "fc.", "head.")
 	cfg.Weights = path
 	_, err = Import(context.Background(), cfg, Options{Out: filepath.Join(t.TempDir(), "run")})
-	if err == nil || !strings.Contains(err.Error(), "--arch auto: the names are not those of any architecture") || !strings.Contains(err.Error(), "the file holds") {
+	if err == nil || !strings.Contains(err.Error(), "--arch auto: the names are not those of any architecture") || !strings.Contains(err.Error(), `lacks "fc.bias", "fc.weight" and has "head.weight", "head.bias" (try --rename "head.=fc.")`) {
 		t.Errorf("auto on unknown names: %v", err)
 	}
 }

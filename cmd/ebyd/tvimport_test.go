@@ -100,7 +100,7 @@ func TestImportRenameFlag(t *testing.T) {
 	args := func(out string, extra ...string) []string {
 		return append([]string{"import", "--arch", "mnistnet", "--weights", renamed, "--test-subset", "20", "--out", filepath.Join(dir, out)}, extra...)
 	}
-	fails(t, args("plain"), `no "fc2.weight"`, "--rename OLD=NEW")
+	fails(t, args("plain"), `no "fc2.weight"`, `lacks "fc2.bias", "fc2.weight" and has "classifier.weight", "classifier.bias" (try --rename "classifier.=fc2.")`)
 	obj := ok(t, args("renamed", "--rename", "classifier.=fc2.")...)
 	if obj["width"] != 4.0 || obj["classes"] != 10.0 {
 		t.Fatalf("import JSON %v", obj)
