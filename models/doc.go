@@ -8,6 +8,7 @@
 //	preactresnet18  BackdoorBench's PreActResNet-18 (with the final bn)
 //	vgg16           kuangliu's VGG16 with BatchNorm (features.N, classifier)
 //	mobilenetv2     kuangliu's CIFAR MobileNetV2
+//	mobilenetv2-tv  torchvision's MobileNetV2 (features.N, ReLU6, classifier.1)
 //
 // Input channels, classes, input size and a width (the first layer's channel
 // count; every other width scales with it) are parameters, so the same code

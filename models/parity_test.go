@@ -231,3 +231,52 @@ func init() {
 		}
 	}
 }
+
+// TestTorchvisionMobileNetV2PT loads torchvision's MobileNetV2 (width_mult
+// 0.25: stem width 8) saved in float16 and checks the logits against
+// PyTorch's from the same float16 weights, in evaluation and training mode
+// (dropout off).
+func TestTorchvisionMobileNetV2PT(t *testing.T) {
+	sd, err := checkpoint.Load(filepath.Join("testdata", "mobilenetv2_tv_w8_fp16.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := sd.Lookup("classifier.1.weight"); e.DType != checkpoint.F16 {
+		t.Fatalf("classifier.1.weight is %s, want F16", e.DType)
+	}
+	io, _, err := checkpoint.ReadSafetensors(filepath.Join("testdata", "mobilenetv2_tv_logits.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"eval", "train"} {
+		m, err := New("mobilenetv2-tv", Config{InChannels: 3, NumClasses: 10, InputSize: 48, Width: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := map[string]*tensor.Tensor{}
+		for _, e := range sd.Entries {
+			in[e.Name] = e.Tensor
+		}
+		if err := nn.LoadStateDict(m, in); err != nil {
+			t.Fatal(err)
+		}
+		nn.SetTraining(m, mode == "train")
+		nn.Walk(m, func(_ string, sub nn.Module) {
+			if d, ok := sub.(*nn.Dropout); ok {
+				d.P = 0
+			}
+		})
+		x, _ := io.Get("input")
+		want, _ := io.Get(mode + ".logits")
+		got := m.Forward(ag.NewVar(x.Clone(), false)).Value
+		var worst float64
+		for i := range want.Data {
+			worst = math.Max(worst, math.Abs(float64(got.Data[i]-want.Data[i])))
+		}
+		t.Logf("%s: max |logit - PyTorch| = %.3g over %v", mode, worst, want.Shape)
+		// Training-mode BatchNorm over the last 2×2 maps of 3 images
+		// amplifies rounding: there the bound is relative to the largest
+		// logit, as in TestPyTorchParity.
+		closeTo(t, mode+".logits", got, want, 1e-4, 0)
+	}
+}

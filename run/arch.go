@@ -23,6 +23,7 @@ var archKeys = map[string]struct{ first, last string }{
 	"preactresnet18": {"conv1.weight", "linear.weight"},
 	"vgg16":          {"features.0.weight", "classifier.weight"},
 	"mobilenetv2":    {"conv1.weight", "linear.weight"},
+	"mobilenetv2-tv": {"features.0.0.weight", "classifier.1.weight"},
 }
 
 // inferModel reads in-channels, classes and width for arch from a state

@@ -116,3 +116,40 @@ func TestImportRenameFlag(t *testing.T) {
 	fails(t, args("unused", "--rename", "classifier.=fc2.", "--rename", "head.=fc2."), `--rename "head.=fc2.": no name in the file starts with "head."`)
 	fails(t, args("bad", "--rename", "classifier."), "want OLD=NEW")
 }
+
+// torchvision's MobileNetV2 saved in float16 imports by detection and gives
+// PyTorch's logits.
+func TestImportTorchvisionMobileNetV2(t *testing.T) {
+	io, err := checkpoint.Load("../../models/testdata/mobilenetv2_tv_logits.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, _ := io.Get("input")
+	logits, _ := io.Get("eval.logits")
+	dir := filepath.Join(t.TempDir(), "mb")
+	obj := ok(t, "import", "--arch", "auto", "--weights", "../../models/testdata/mobilenetv2_tv_w8_fp16.pt",
+		"--dataset", "cifar10", "--data-dir", fakeCIFAR(t, 20), "--out", dir)
+	if obj["width"] != 8.0 || obj["classes"] != 10.0 {
+		t.Fatalf("import JSON %v: want width 8, 10 classes", obj)
+	}
+	f, err := run.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Manifest.Model.Arch != "mobilenetv2-tv" {
+		t.Errorf("manifest arch %q", f.Manifest.Model.Arch)
+	}
+	model, err := f.Model()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := run.Logits(model, input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range logits.Data {
+		if d := math.Abs(float64(got.Data[i] - logits.Data[i])); !(d <= 1e-4) {
+			t.Fatalf("logit %d: %v, PyTorch %v", i, got.Data[i], logits.Data[i])
+		}
+	}
+}

@@ -14,6 +14,10 @@ Writes (see models/testdata/README.md):
   parity_resnet18_tv.safetensors  the parity fixture of gen.py's format (params, input,
                                   logits, loss, gradients, BN buffers), width 4, 3x64x64
   resnet18_tv_w4.pt               torch.save(model.state_dict()) of the same model
+  mobilenetv2_tv_w8_fp16.pt       torchvision.models.mobilenet_v2(num_classes=10,
+                                  width_mult=0.25) (stem width 8), state_dict in float16
+  mobilenetv2_tv_logits.safetensors  its input [3,3,48,48] and eval/train logits, computed
+                                  from the float16 weights (train: dropout p = 0)
 
 It reuses gen.py's fixture machinery (conditioning, compute, safetensors writer).
 """
@@ -82,11 +86,11 @@ def check_structure():
     print(f"ok structure: {len(ref)} keys, shapes and dtypes of torchvision.models.resnet18")
 
 
-def save_pt(model, out_dir):
-    pt = os.path.join(out_dir, PT)
+def save_pt(model, out_dir, name=PT):
+    pt = os.path.join(out_dir, name)
     tmpdir = tempfile.mkdtemp(dir=out_dir)  # the zip's top folder is the file's stem
     try:
-        tmp = os.path.join(tmpdir, PT)
+        tmp = os.path.join(tmpdir, name)
         torch.save(model.state_dict(), tmp)
         os.replace(tmp, pt)
     finally:
@@ -105,6 +109,68 @@ def generate(out_dir):
           f"{len(tensors)} tensors, {meta['param_count']} params, seed {meta['seed']})")
     model.load_state_dict(sd)  # compute's train forward moved the BN buffers
     save_pt(model, out_dir)
+    generate_mobilenet(out_dir)
+
+
+MB_PT = "mobilenetv2_tv_w8_fp16.pt"
+MB_LOGITS = "mobilenetv2_tv_logits.safetensors"
+MB_SEED = 1008
+
+
+def mobilenet_fp16():
+    """The mobilenet fixture: weights rounded to float16, then back to float32."""
+    torch.manual_seed(MB_SEED)
+    m = torchvision.models.mobilenet_v2(num_classes=10, width_mult=0.25)
+    gen.randomise_bn(m)
+    with torch.no_grad():  # torchvision's N(0, 0.01) head gives logits of 1e-2
+        m.classifier[1].weight.uniform_(-0.5, 0.5)
+        m.classifier[1].bias.uniform_(-0.5, 0.5)
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in m.state_dict().items()}
+    m.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in half.items()})
+    x = torch.randn(gen.BATCH, 3, 48, 48)
+    return m, half, x
+
+
+def mobilenet_logits(m, x):
+    m.eval()
+    with torch.no_grad():
+        ev = m(x)
+    state = {k: v.clone() for k, v in m.state_dict().items()}
+    m.train()
+    gen.set_train_dropout_zero(m)
+    with torch.no_grad():
+        tr = m(x)
+    m.load_state_dict(state)
+    m.eval()
+    return ev, tr
+
+
+def generate_mobilenet(out_dir):
+    m, half, x = mobilenet_fp16()
+    ev, tr = mobilenet_logits(m, x)
+    meta = {"format": "ebyd-logits-v1", "generator": "tools/parity/gen_tv.py",
+            "torch_version": torch.__version__, "torchvision_version": torchvision.__version__,
+            "model": "torchvision.models.mobilenet_v2(num_classes=10, width_mult=0.25)",
+            "weights": MB_PT + " (float16)", "seed": MB_SEED, "train_dropout_p": "0"}
+    path = os.path.join(out_dir, MB_LOGITS)
+    gen.write_safetensors(path, [("input", x), ("eval.logits", ev), ("train.logits", tr)], meta)
+    print(f"wrote {os.path.relpath(path, gen.REPO)} ({os.path.getsize(path)} bytes)")
+    mh = torchvision.models.mobilenet_v2(num_classes=10, width_mult=0.25)
+    mh.half()
+    mh.load_state_dict(half)
+    save_pt(mh, out_dir, MB_PT)
+
+
+def verify_mobilenet(out_dir):
+    t, _, _ = gen.read_safetensors(os.path.join(out_dir, MB_LOGITS))
+    psd = torch.load(os.path.join(out_dir, MB_PT), map_location="cpu")
+    m = torchvision.models.mobilenet_v2(num_classes=10, width_mult=0.25)
+    m.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in psd.items()})
+    ev, tr = mobilenet_logits(m, t["input"])
+    d = max(gen._close(ev, t["eval.logits"], "mobilenet eval.logits"),
+            gen._close(tr, t["train.logits"], "mobilenet train.logits"))
+    print(f"ok {MB_PT}: logits match (max abs diff {d:.3g}; eval max|.| {ev.abs().max().item():.3g}, "
+          f"train max|.| {tr.abs().max().item():.3g})")
 
 
 def verify(out_dir):
@@ -121,6 +187,7 @@ def verify(out_dir):
     with torch.no_grad():
         d = gen._close(m(t["input"]), t["eval.logits"], f"{PT} eval.logits")
     print(f"ok {PT}: same params as parity_{SPEC['name']}, logits match (max abs diff {d:.3g})")
+    verify_mobilenet(out_dir)
 
 
 def main():
