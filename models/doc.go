@@ -7,6 +7,8 @@
 //	resnet18-tv     torchvision's ResNet-18 (7×7 stem, max pool, downsample, fc)
 //	preactresnet18  BackdoorBench's PreActResNet-18 (with the final bn)
 //	vgg16           kuangliu's VGG16 with BatchNorm (features.N, classifier)
+//	vgg16-tv        torchvision's vgg16 (7×7 adaptive pool, classifier.0/.3/.6)
+//	vgg16bn-tv      torchvision's vgg16_bn
 //	mobilenetv2     kuangliu's CIFAR MobileNetV2
 //	mobilenetv2-tv  torchvision's MobileNetV2 (features.N, ReLU6, classifier.1)
 //

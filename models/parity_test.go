@@ -280,3 +280,35 @@ func TestTorchvisionMobileNetV2PT(t *testing.T) {
 		closeTo(t, mode+".logits", got, want, 1e-4, 0)
 	}
 }
+
+// TestTorchvisionVGG16 checks vgg16-tv and vgg16bn-tv against torchvision's
+// VGG class (channels and hidden units × 1/64) in evaluation and training
+// mode (dropout off).
+func TestTorchvisionVGG16(t *testing.T) {
+	for _, name := range []string{"vgg16_tv", "vgg16bn_tv"} {
+		f := loadFixture(t, name)
+		for _, mode := range []string{"eval", "train"} {
+			m, err := New(strings.ReplaceAll(name, "_", "-"), Config{InChannels: 3, NumClasses: 10, InputSize: 64, Width: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := nn.LoadStateDict(m, f.prefixed("param.")); err != nil {
+				t.Fatal(err)
+			}
+			nn.SetTraining(m, mode == "train")
+			nn.Walk(m, func(_ string, sub nn.Module) {
+				if d, ok := sub.(*nn.Dropout); ok {
+					d.P = 0
+				}
+			})
+			want := f.get(t, mode+".logits")
+			got := m.Forward(ag.NewVar(f.get(t, "input").Clone(), false)).Value
+			var worst float64
+			for i := range want.Data {
+				worst = math.Max(worst, math.Abs(float64(got.Data[i]-want.Data[i])))
+			}
+			t.Logf("%s %s: max |logit - PyTorch| = %.3g", name, mode, worst)
+			closeTo(t, name+" "+mode+".logits", got, want, 1e-4, 0)
+		}
+	}
+}

@@ -22,6 +22,8 @@ var archKeys = map[string]struct{ first, last string }{
 	"resnet18-tv":    {"conv1.weight", "fc.weight"},
 	"preactresnet18": {"conv1.weight", "linear.weight"},
 	"vgg16":          {"features.0.weight", "classifier.weight"},
+	"vgg16-tv":       {"features.0.weight", "classifier.6.weight"},
+	"vgg16bn-tv":     {"features.0.weight", "classifier.6.weight"},
 	"mobilenetv2":    {"conv1.weight", "linear.weight"},
 	"mobilenetv2-tv": {"features.0.0.weight", "classifier.1.weight"},
 }

@@ -19,9 +19,9 @@ func newImportCmd(g *globals) *cobra.Command {
 		Short: "Bring a PyTorch model (.pt or .safetensors state_dict) into a run folder",
 		Long: `Import a PyTorch state_dict saved with torch.save (.pt/.pth) or as
 .safetensors for one of ebyd's architectures, whose parameter names follow the
-usual PyTorch definitions (resnet18-tv and mobilenetv2-tv: torchvision's
-resnet18 and mobilenet_v2, whose width is the stem's channel count: 32 ×
-width_mult for MobileNetV2); --arch auto
+usual PyTorch definitions (resnet18-tv, vgg16-tv, vgg16bn-tv and
+mobilenetv2-tv: torchvision's resnet18, vgg16, vgg16_bn and mobilenet_v2; a
+MobileNetV2's width is its stem's channel count, 32 × width_mult); --arch auto
 picks the architecture whose names the file has). Names saved otherwise can be
 mapped with --rename OLD=NEW (a prefix rewrite, applied before matching; a
 DataParallel "module." prefix is dropped without it). Input channels, classes and width are read from the
@@ -61,7 +61,7 @@ trained on raw [0,1] pixels needs --mean 0 --std 1.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&cfg.Arch, "arch", "", "architecture of the weights: mnistnet, resnet18, resnet18-tv (torchvision's), preactresnet18, vgg16, mobilenetv2, mobilenetv2-tv (torchvision's), or auto (the one whose names the file has) (required)")
+	f.StringVar(&cfg.Arch, "arch", "", "architecture of the weights: mnistnet, resnet18, resnet18-tv (torchvision's), preactresnet18, vgg16, vgg16-tv, vgg16bn-tv, mobilenetv2, mobilenetv2-tv (the -tv ones: torchvision's), or auto (the one whose names the file has) (required)")
 	f.StringArrayVar(&cfg.Rename, "rename", nil, "rewrite a prefix of the file's names before matching, OLD=NEW (e.g. classifier.=fc2.); repeatable, the first matching mapping applies, one that matches nothing is an error")
 	f.StringVar(&cfg.Weights, "weights", "", "state_dict file: .pt/.pth (torch.save) or .safetensors (required)")
 	f.StringVar(&cfg.Dataset, "dataset", "mnist", "dataset the model classifies: mnist or fashion-mnist")

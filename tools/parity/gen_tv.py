@@ -16,6 +16,10 @@ Writes (see models/testdata/README.md):
   resnet18_tv_w4.pt               torch.save(model.state_dict()) of the same model
   mobilenetv2_tv_w8_fp16.pt       torchvision.models.mobilenet_v2(num_classes=10,
                                   width_mult=0.25) (stem width 8), state_dict in float16
+  parity_vgg16_tv.safetensors, parity_vgg16bn_tv.safetensors
+                                  torchvision's VGG class (vgg16 / vgg16_bn) with channels and
+                                  hidden units x 1/64: params, input [3,3,64,64], eval/train
+                                  logits (train: dropout p = 0)
   mobilenetv2_tv_logits.safetensors  its input [3,3,48,48] and eval/train logits, computed
                                   from the float16 weights (train: dropout p = 0)
 
@@ -110,6 +114,7 @@ def generate(out_dir):
     model.load_state_dict(sd)  # compute's train forward moved the BN buffers
     save_pt(model, out_dir)
     generate_mobilenet(out_dir)
+    generate_vgg(out_dir)
 
 
 MB_PT = "mobilenetv2_tv_w8_fp16.pt"
@@ -173,6 +178,96 @@ def verify_mobilenet(out_dir):
           f"train max|.| {tr.abs().max().item():.3g})")
 
 
+VGG_WIDTH = 1
+VGG_SEED = 1009
+
+
+class NarrowVGG16(torchvision.models.vgg.VGG):
+    """torchvision's VGG class with make_layers(cfg "D" x width/64) and the classifier's
+    4096 hidden units x width/64; torchvision 0.14's VGG.__init__ with 512 and 4096
+    replaced. At width 64 it is torchvision.models.vgg16[_bn]."""
+
+    def __init__(self, width, batch_norm, num_classes=10):
+        nn.Module.__init__(self)
+        cfg = [v if v == "M" else v * width // 64 for v in torchvision.models.vgg.cfgs["D"]]
+        self.features = torchvision.models.vgg.make_layers(cfg, batch_norm=batch_norm)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        c, h = 512 * width // 64, 4096 * width // 64
+        self.classifier = nn.Sequential(
+            nn.Linear(c * 7 * 7, h), nn.ReLU(True), nn.Dropout(p=0.5),
+            nn.Linear(h, h), nn.ReLU(True), nn.Dropout(p=0.5),
+            nn.Linear(h, num_classes))
+        for m in self.modules():  # torchvision's init, then a head of useful size
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.uniform_(m.bias, -0.1, 0.1)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+            elif isinstance(m, nn.Linear):
+                nn.init.uniform_(m.weight, -0.3, 0.3)
+                nn.init.uniform_(m.bias, -0.1, 0.1)
+
+
+def vgg_name(bn):
+    return f"vgg16{'bn' if bn else ''}_tv"
+
+
+def check_vgg_structure():
+    for bn, ref in ((False, torchvision.models.vgg16), (True, torchvision.models.vgg16_bn)):
+        r = ref(num_classes=10).state_dict()
+        o = NarrowVGG16(64, bn).state_dict()
+        assert list(r) == list(o), f"{vgg_name(bn)}: keys differ from torchvision's"
+        for k, v in r.items():
+            assert o[k].shape == v.shape, k
+    print("ok structure: NarrowVGG16(64) is torchvision's vgg16 and vgg16_bn, name for name")
+
+
+def vgg_logits(m, x):
+    m.eval()
+    with torch.no_grad():
+        ev = m(x)
+    state = {k: v.clone() for k, v in m.state_dict().items()}
+    m.train()
+    gen.set_train_dropout_zero(m)
+    with torch.no_grad():
+        tr = m(x)
+    m.load_state_dict(state)
+    m.eval()
+    return ev, tr
+
+
+def generate_vgg(out_dir):
+    check_vgg_structure()
+    for bn in (False, True):
+        torch.manual_seed(VGG_SEED + bn)
+        m = NarrowVGG16(VGG_WIDTH, bn)
+        gen.randomise_bn(m)
+        x = torch.randn(gen.BATCH, 3, 64, 64)
+        ev, tr = vgg_logits(m, x)
+        tensors = [("param." + k, v) for k, v in m.state_dict().items()]
+        tensors += [("input", x), ("eval.logits", ev), ("train.logits", tr)]
+        meta = {"format": "ebyd-logits-v1", "generator": "tools/parity/gen_tv.py",
+                "torch_version": torch.__version__, "torchvision_version": torchvision.__version__,
+                "model": f"torchvision VGG, cfg D x {VGG_WIDTH}/64, batch_norm={bn}",
+                "width": VGG_WIDTH, "seed": VGG_SEED + bn, "train_dropout_p": "0"}
+        path = os.path.join(out_dir, f"parity_{vgg_name(bn)}.safetensors")
+        gen.write_safetensors(path, tensors, meta)
+        print(f"wrote {os.path.relpath(path, gen.REPO)} ({os.path.getsize(path)} bytes, "
+              f"{gen.count_params(m)} params, eval max|.| {ev.abs().max().item():.3g})")
+
+
+def verify_vgg(out_dir):
+    check_vgg_structure()
+    for bn in (False, True):
+        t, _, _ = gen.read_safetensors(os.path.join(out_dir, f"parity_{vgg_name(bn)}.safetensors"))
+        m = NarrowVGG16(VGG_WIDTH, bn)
+        m.load_state_dict({k[6:]: v for k, v in t.items() if k.startswith("param.")})
+        ev, tr = vgg_logits(m, t["input"])
+        d = max(gen._close(ev, t["eval.logits"], "eval.logits"), gen._close(tr, t["train.logits"], "train.logits"))
+        print(f"ok parity_{vgg_name(bn)}: logits match (max abs diff {d:.3g})")
+
+
 def verify(out_dir):
     check_structure()
     gen.FIXTURES = [SPEC]
@@ -188,6 +283,7 @@ def verify(out_dir):
         d = gen._close(m(t["input"]), t["eval.logits"], f"{PT} eval.logits")
     print(f"ok {PT}: same params as parity_{SPEC['name']}, logits match (max abs diff {d:.3g})")
     verify_mobilenet(out_dir)
+    verify_vgg(out_dir)
 
 
 def main():
