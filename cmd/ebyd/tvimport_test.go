@@ -153,3 +153,53 @@ func TestImportTorchvisionMobileNetV2(t *testing.T) {
 		}
 	}
 }
+
+// torchvision's VGG-16 names, with and without BatchNorm, import by
+// detection (the two share their first and last names) and give PyTorch's
+// logits.
+func TestImportTorchvisionVGG16(t *testing.T) {
+	cifar := fakeCIFAR(t, 20)
+	for arch, fixture := range map[string]string{"vgg16-tv": "parity_vgg16_tv", "vgg16bn-tv": "parity_vgg16bn_tv"} {
+		fx, err := checkpoint.Load("../../models/testdata/" + fixture + ".safetensors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd := &checkpoint.StateDict{}
+		for _, e := range fx.Entries {
+			if name, ok := strings.CutPrefix(e.Name, "param."); ok {
+				sd.Set(name, e.DType, e.Tensor)
+			}
+		}
+		weights := filepath.Join(t.TempDir(), "vgg.pt")
+		if err := checkpoint.WritePT(weights, sd); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "vgg")
+		obj := ok(t, "import", "--arch", "auto", "--weights", weights, "--dataset", "cifar10", "--data-dir", cifar, "--out", dir)
+		if obj["width"] != 1.0 || obj["classes"] != 10.0 {
+			t.Fatalf("%s: import JSON %v: want width 1, 10 classes", arch, obj)
+		}
+		f, err := run.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Manifest.Model.Arch != arch {
+			t.Errorf("detected %q, want %s", f.Manifest.Model.Arch, arch)
+		}
+		model, err := f.Model()
+		if err != nil {
+			t.Fatal(err)
+		}
+		input, _ := fx.Get("input")
+		logits, _ := fx.Get("eval.logits")
+		got, err := run.Logits(model, input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range logits.Data {
+			if d := math.Abs(float64(got.Data[i] - logits.Data[i])); !(d <= 1e-4) {
+				t.Fatalf("%s logit %d: %v, PyTorch %v", arch, i, got.Data[i], logits.Data[i])
+			}
+		}
+	}
+}
