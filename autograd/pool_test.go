@@ -3,6 +3,8 @@ package autograd
 import (
 	"math/rand/v2"
 	"testing"
+
+	"ebyd/tensor"
 )
 
 func TestMaxPool2dGrad(t *testing.T) {
@@ -41,5 +43,23 @@ func TestAvgPoolGrad(t *testing.T) {
 	}
 	if err := CheckGrad(func() *Var { return GlobalAvgPool2d(x) }, []*Var{x}, 1e-2, 1e-2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAdaptiveAvgPoolGrad(t *testing.T) {
+	x := RandVar(6, true, 2, 3, 5, 3)
+	for _, o := range [][2]int{{7, 7}, {2, 2}, {1, 1}, {5, 3}, {3, 2}} {
+		if err := CheckGrad(func() *Var { return AdaptiveAvgPool2d(x, o[0], o[1]) }, []*Var{x}, 1e-2, 1e-2); err != nil {
+			t.Fatalf("%v: %v", o, err)
+		}
+	}
+	// 2×2 to 3×3 (PyTorch): windows rows/cols {0}, {0,1}, {1}.
+	in := NewVar(tensor.FromData([]float32{1, 2, 3, 4}, 1, 1, 2, 2), false)
+	got := AdaptiveAvgPool2d(in, 3, 3).Value.Data
+	want := []float32{1, 1.5, 2, 2, 2.5, 3, 3, 3.5, 4}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 
 	"ebyd/internal/memlimit"
 	"ebyd/internal/quote"
@@ -98,8 +99,40 @@ func pyTypeName(v any) string {
 type refusedGlobalError struct{ global string }
 
 func (e *refusedGlobalError) Error() string {
+	if looksLikeModuleClass(e.global) {
+		return fmt.Sprintf("refusing pickle global %s: the file looks like a whole model saved with torch.save(model), "+
+			"which only Python can rebuild, by running code the file names; ebyd reads state_dicts only: "+
+			"load the model in Python and save `torch.save(model.state_dict(), \"model.pt\")`", quote.Name(e.global))
+	}
 	return fmt.Sprintf("refusing pickle global %s: only state_dict tensors can be loaded "+
 		"(this file may be malicious or hold non-tensor objects)", quote.Name(e.global))
+}
+
+// looksLikeModuleClass reports whether a refused global is probably the
+// class of a network (torch.nn.modules.conv.Conv2d, __main__.Net,
+// torchvision.models.resnet.ResNet, mypackage.models.Net): a class name in a
+// script, in torch.nn or a model library, or in a module whose path names
+// models or nets.
+func looksLikeModuleClass(global string) bool {
+	i := strings.LastIndexByte(global, '.')
+	if i <= 0 || i == len(global)-1 {
+		return false
+	}
+	module, name := global[:i], global[i+1:]
+	if c := name[0]; c < 'A' || c > 'Z' {
+		return false
+	}
+	for _, p := range []string{"__main__", "torch.nn", "torchvision", "timm", "transformers"} {
+		if module == p || strings.HasPrefix(module, p+".") {
+			return true
+		}
+	}
+	for _, part := range strings.Split(strings.ToLower(module), ".") {
+		if strings.Contains(part, "model") || strings.Contains(part, "net") {
+			return true
+		}
+	}
+	return false
 }
 
 // inPickle prefixes err with where it happened, except for a refused

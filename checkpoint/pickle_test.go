@@ -194,6 +194,39 @@ func TestPickleRefusesGlobals(t *testing.T) {
 	}
 }
 
+// A refused class of a network says how to save its state_dict instead;
+// other refused globals do not.
+func TestWholeModelRefusalSaysHowToSaveStateDict(t *testing.T) {
+	const howTo = `torch.save(model.state_dict(), "model.pt")`
+	for global, module := range map[string]bool{
+		"__main__.Net":                               true,
+		"torchvision.models.resnet.ResNet":           true,
+		"torch.nn.modules.container.Sequential":      true,
+		"torch.nn.modules.conv.Conv2d":               true,
+		"timm.models.vision_transformer.VisionTr":    true,
+		"mypackage.models.ResNet18":                  true,
+		"backdoorbench.preact_resnet.PreActResNet18": true,
+		"os.system":           false,
+		"subprocess.Popen":    false,
+		"builtins.eval":       false,
+		"__main__.helper":     false,
+		"torch.load":          false,
+		"collections.Counter": false,
+	} {
+		i := strings.LastIndexByte(global, '.')
+		_, err := runPickle(pk(opGlobal, global[:i]+"\n"+global[i+1:]+"\n", opStop))
+		if err == nil {
+			t.Fatalf("%s: loaded", global)
+		}
+		if got := strings.Contains(err.Error(), howTo); got != module {
+			t.Errorf("%s: %v; want the state_dict advice: %v", global, err, module)
+		}
+		if !strings.HasPrefix(err.Error(), `refusing pickle global "`+global+`"`) {
+			t.Errorf("%s: %v", global, err)
+		}
+	}
+}
+
 // tensorPickle is the pickle of _rebuild_tensor_v2 on a float storage of n
 // elements with the given view.
 func tensorPickle(n, offset int64, size, stride []int) []byte {

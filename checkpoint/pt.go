@@ -157,7 +157,7 @@ func readZipEntry(f *zip.File, limit uint64) ([]byte, error) {
 
 // errPickledModule is for persistent ids that carry a module's source code,
 // which torch.save wrote when saving whole models in old versions.
-var errPickledModule = errors.New("the file holds a pickled module with its source code, not a state_dict")
+var errPickledModule = errors.New(`the file holds a pickled module with its source code, not a state_dict: load the model in Python and save torch.save(model.state_dict(), "model.pt")`)
 
 // zipPersistentLoad resolves ('storage', storage_type, key, location, numel).
 // The same key always yields the same storage, so tensors sharing storage

@@ -90,6 +90,7 @@ var parityModels = []struct {
 	{"preactresnet18_nofinalbn", "preactresnet18", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4, NoFinalBN: true}},
 	{"vgg16", "", Config{InChannels: 3, NumClasses: 10, InputSize: 32, Width: 4}},
 	{"mobilenetv2", "", Config{InChannels: 3, NumClasses: 10, InputSize: 16, Width: 4}},
+	{"resnet18_tv", "resnet18-tv", Config{InChannels: 3, NumClasses: 10, InputSize: 64, Width: 4}},
 }
 
 // TestPyTorchParity checks logits, loss, parameter and input gradients, and
@@ -147,6 +148,39 @@ func TestPyTorchParity(t *testing.T) {
 	}
 }
 
+// TestTorchvisionResNet18PT loads the file torch.save(model.state_dict())
+// wrote for torchvision's ResNet-18 class (tools/parity/gen_tv.py) and
+// checks the logits against PyTorch's in evaluation mode.
+func TestTorchvisionResNet18PT(t *testing.T) {
+	sd, err := checkpoint.Load(filepath.Join("testdata", "resnet18_tv_w4.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New("resnet18-tv", Config{InChannels: 3, NumClasses: 10, InputSize: 64, Width: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := map[string]*tensor.Tensor{}
+	for _, e := range sd.Entries {
+		in[e.Name] = e.Tensor
+	}
+	if err := nn.LoadStateDict(m, in); err != nil {
+		t.Fatal(err)
+	}
+	nn.SetTraining(m, false)
+	f := loadFixture(t, "resnet18_tv")
+	want := f.get(t, "eval.logits")
+	got := m.Forward(ag.NewVar(f.get(t, "input").Clone(), false)).Value
+	var worst float64
+	for i := range want.Data {
+		worst = math.Max(worst, math.Abs(float64(got.Data[i]-want.Data[i])))
+	}
+	t.Logf("max |logit - PyTorch| = %.3g over %v", worst, want.Shape)
+	if worst > 1e-4 || math.IsNaN(worst) {
+		t.Errorf("max |logit - PyTorch| = %.3g > 1e-4", worst)
+	}
+}
+
 func stateTensor(m nn.Module, name string) (*tensor.Tensor, bool) {
 	for _, e := range nn.StateDict(m) {
 		if e.Name == name {
@@ -194,6 +228,87 @@ func init() {
 	for i := range parityModels {
 		if parityModels[i].arch == "" {
 			parityModels[i].arch = parityModels[i].name
+		}
+	}
+}
+
+// TestTorchvisionMobileNetV2PT loads torchvision's MobileNetV2 (width_mult
+// 0.25: stem width 8) saved in float16 and checks the logits against
+// PyTorch's from the same float16 weights, in evaluation and training mode
+// (dropout off).
+func TestTorchvisionMobileNetV2PT(t *testing.T) {
+	sd, err := checkpoint.Load(filepath.Join("testdata", "mobilenetv2_tv_w8_fp16.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := sd.Lookup("classifier.1.weight"); e.DType != checkpoint.F16 {
+		t.Fatalf("classifier.1.weight is %s, want F16", e.DType)
+	}
+	io, _, err := checkpoint.ReadSafetensors(filepath.Join("testdata", "mobilenetv2_tv_logits.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"eval", "train"} {
+		m, err := New("mobilenetv2-tv", Config{InChannels: 3, NumClasses: 10, InputSize: 48, Width: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := map[string]*tensor.Tensor{}
+		for _, e := range sd.Entries {
+			in[e.Name] = e.Tensor
+		}
+		if err := nn.LoadStateDict(m, in); err != nil {
+			t.Fatal(err)
+		}
+		nn.SetTraining(m, mode == "train")
+		nn.Walk(m, func(_ string, sub nn.Module) {
+			if d, ok := sub.(*nn.Dropout); ok {
+				d.P = 0
+			}
+		})
+		x, _ := io.Get("input")
+		want, _ := io.Get(mode + ".logits")
+		got := m.Forward(ag.NewVar(x.Clone(), false)).Value
+		var worst float64
+		for i := range want.Data {
+			worst = math.Max(worst, math.Abs(float64(got.Data[i]-want.Data[i])))
+		}
+		t.Logf("%s: max |logit - PyTorch| = %.3g over %v", mode, worst, want.Shape)
+		// Training-mode BatchNorm over the last 2×2 maps of 3 images
+		// amplifies rounding: there the bound is relative to the largest
+		// logit, as in TestPyTorchParity.
+		closeTo(t, mode+".logits", got, want, 1e-4, 0)
+	}
+}
+
+// TestTorchvisionVGG16 checks vgg16-tv and vgg16bn-tv against torchvision's
+// VGG class (channels and hidden units × 1/64) in evaluation and training
+// mode (dropout off).
+func TestTorchvisionVGG16(t *testing.T) {
+	for _, name := range []string{"vgg16_tv", "vgg16bn_tv"} {
+		f := loadFixture(t, name)
+		for _, mode := range []string{"eval", "train"} {
+			m, err := New(strings.ReplaceAll(name, "_", "-"), Config{InChannels: 3, NumClasses: 10, InputSize: 64, Width: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := nn.LoadStateDict(m, f.prefixed("param.")); err != nil {
+				t.Fatal(err)
+			}
+			nn.SetTraining(m, mode == "train")
+			nn.Walk(m, func(_ string, sub nn.Module) {
+				if d, ok := sub.(*nn.Dropout); ok {
+					d.P = 0
+				}
+			})
+			want := f.get(t, mode+".logits")
+			got := m.Forward(ag.NewVar(f.get(t, "input").Clone(), false)).Value
+			var worst float64
+			for i := range want.Data {
+				worst = math.Max(worst, math.Abs(float64(got.Data[i]-want.Data[i])))
+			}
+			t.Logf("%s %s: max |logit - PyTorch| = %.3g", name, mode, worst)
+			closeTo(t, name+" "+mode+".logits", got, want, 1e-4, 0)
 		}
 	}
 }

@@ -159,3 +159,51 @@ func (m *PreActResNet18) Forward(x *ag.Var) *ag.Var {
 	}
 	return m.Out(m.Linear.Forward(ag.Flatten(ag.GlobalAvgPool2d(out))))
 }
+
+// TVResNet18 is torchvision's ResNet-18 (torchvision.models.resnet18) with
+// its parameter names: a 7×7 stride-2 stem with max pooling, "downsample"
+// projections, adaptive average pooling and the head "fc". Width scales
+// every channel count (64: torchvision's).
+type TVResNet18 struct {
+	nn.Base
+	Conv1   *nn.Conv2d
+	BN1     *nn.BatchNorm2d
+	MaxPool *nn.MaxPool2d
+	Layers  [4]*nn.Sequential
+	FC      *nn.Linear
+}
+
+func init() {
+	register(Spec{Name: "resnet18-tv", DefaultWidth: 64, Sizes: atLeast(8), build: newTVResNet18, params: tvResnetParams})
+}
+
+func newTVResNet18(c Config, r *rand.Rand) nn.Module {
+	w := c.Width
+	m := &TVResNet18{}
+	m.Conv1 = nn.AddChild(&m.Base, "conv1", nn.NewConv2d(c.InChannels, w, 7, ag.ConvOpts{Stride: 2, Padding: 3}, false, r))
+	m.BN1 = nn.AddChild(&m.Base, "bn1", nn.NewBatchNorm2d(w))
+	m.MaxPool = nn.AddChild(&m.Base, "maxpool", &nn.MaxPool2d{Kernel: 3, Stride: 2, Padding: 1})
+	m.Layers = stages(&m.Base, w, func(in, planes, stride int) nn.Module {
+		b := &BasicBlock{}
+		b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
+		b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(planes))
+		b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
+		b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
+		b.Shortcut = nn.AddChild(&b.Base, "downsample", &nn.Sequential{})
+		if stride != 1 || in != planes {
+			b.Shortcut.Append(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r))
+			b.Shortcut.Append(nn.NewBatchNorm2d(planes))
+		}
+		return b
+	})
+	m.FC = nn.AddChild(&m.Base, "fc", nn.NewLinear(8*w, c.NumClasses, true, r))
+	return m
+}
+
+func (m *TVResNet18) Forward(x *ag.Var) *ag.Var {
+	out := m.MaxPool.Forward(m.BN1.ForwardReLU(m.Conv1.Forward(x)))
+	for _, l := range m.Layers {
+		out = l.Forward(out)
+	}
+	return m.Out(m.FC.Forward(ag.Flatten(ag.GlobalAvgPool2d(out))))
+}

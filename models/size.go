@@ -31,8 +31,15 @@ func mnistnetParams(c Config) float64 {
 
 // resnetParams counts resnet18 (pre: false) and preactresnet18 (pre: true).
 func resnetParams(c Config, pre bool) float64 {
+	return resnetStemParams(c, pre, 3)
+}
+
+// tvResnetParams counts resnet18-tv: resnet18 with a 7×7 stem.
+func tvResnetParams(c Config) float64 { return resnetStemParams(c, false, 7) }
+
+func resnetStemParams(c Config, pre bool, stem int) float64 {
 	w := c.Width
-	n := convParams(c.InChannels, w, 3, 1, false)
+	n := convParams(c.InChannels, w, stem, 1, false)
 	if !pre {
 		n += bnParams(w)
 	}

@@ -92,3 +92,21 @@ func TestInferPreActFinalBN(t *testing.T) {
 		}
 	}
 }
+
+func TestRenamesBetween(t *testing.T) {
+	for _, c := range []struct {
+		extra, missing []string
+		want           string
+	}{
+		{[]string{"classifier.weight", "classifier.bias"}, []string{"fc.bias", "fc.weight"}, `--rename "classifier.=fc."`},
+		{[]string{"head.0.weight", "head.0.bias", "stem.weight"}, []string{"fc2.weight", "fc2.bias", "conv1.weight"}, `--rename "head.0.=fc2." --rename "stem.=conv1."`},
+		{[]string{"classifier.weight"}, []string{"fc.bias"}, ""},
+		{[]string{"weight", "bias"}, []string{"fc.weight", "fc.bias"}, ""},
+		{[]string{"a.weight"}, []string{"fc.weight", "fc.bias"}, ""},
+		{[]string{"x.weight", "x.bias", "y.weight", "y.bias"}, []string{"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}, ""}, // ambiguous
+	} {
+		if got := strings.Join(renamesBetween(c.extra, c.missing), " "); got != c.want {
+			t.Errorf("renamesBetween(%q, %q) = %q, want %q", c.extra, c.missing, got, c.want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"ebyd/checkpoint"
 	"ebyd/data"
 	"ebyd/fit"
+	"ebyd/internal/quote"
 	"ebyd/internal/userfile"
 	"ebyd/models"
 	"ebyd/nn"
@@ -22,8 +23,15 @@ import (
 
 // ImportConfig describes a PyTorch model brought into ebyd.
 type ImportConfig struct {
+	// Arch is an architecture of the zoo, or "auto": the one whose
+	// state_dict names the weights have (after Rename).
 	Arch    string `json:"arch"`
 	Weights string `json:"weights"` // .pt/.pth or .safetensors holding a state_dict
+	// Rename rewrites name prefixes before the names are matched, each
+	// "OLD=NEW" (e.g. "classifier.=fc2."): a name is rewritten by the first
+	// mapping whose OLD it starts with. A mapping no name starts with is an
+	// error.
+	Rename []string `json:"rename,omitempty"`
 	// WeightsSHA256 identifies the file imported; filled in by Import.
 	WeightsSHA256 string `json:"weights_sha256,omitempty"`
 	Dataset       string `json:"dataset"`
@@ -42,11 +50,18 @@ type ImportConfig struct {
 // a run folder that later stages use like a trained one.
 func Import(ctx context.Context, cfg ImportConfig, opts Options) (*Result, error) {
 	start := time.Now()
-	spec, err := models.Lookup(cfg.Arch)
+	auto := strings.EqualFold(cfg.Arch, "auto")
+	if !auto {
+		spec, err := models.Lookup(cfg.Arch)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Arch = spec.Name
+	}
+	renames, err := parseRenames(cfg.Rename)
 	if err != nil {
 		return nil, err
 	}
-	cfg.Arch = spec.Name
 	if !slices.Contains(data.Names(), cfg.Dataset) {
 		return nil, fmt.Errorf("unknown dataset %q (known: %s)", cfg.Dataset, strings.Join(data.Names(), ", "))
 	}
@@ -81,6 +96,15 @@ func Import(ctx context.Context, cfg ImportConfig, opts Options) (*Result, error
 	}
 	if err := checkFinite(sd); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfg.Weights, err)
+	}
+	if sd, err = applyRenames(sd, renames); err != nil {
+		return nil, fmt.Errorf("%s: %w", cfg.Weights, err)
+	}
+	if auto {
+		if cfg.Arch = guessArch(sd); cfg.Arch == "" {
+			return nil, fmt.Errorf("%s: --arch auto: the names are not those of any architecture of the zoo (%s)%s",
+				cfg.Weights, strings.Join(models.Names(), ", "), renameHint("", sd))
+		}
 	}
 	loadWeights := since(t)
 
@@ -151,6 +175,54 @@ func Import(ctx context.Context, cfg ImportConfig, opts Options) (*Result, error
 		return nil, err
 	}
 	return &Result{Dir: opts.Out, Manifest: man}, nil
+}
+
+// rename is one --rename mapping: names starting with old start with new.
+type rename struct{ old, new string }
+
+func parseRenames(specs []string) ([]rename, error) {
+	var out []rename
+	for _, s := range specs {
+		old, new, ok := strings.Cut(s, "=")
+		if !ok || old == "" {
+			return nil, fmt.Errorf("--rename %s: want OLD=NEW, a prefix of the file's names and its replacement (e.g. classifier.=fc2.)", quote.Name(s))
+		}
+		out = append(out, rename{old, new})
+	}
+	return out, nil
+}
+
+// applyRenames rewrites sd's names by the first mapping whose prefix each
+// starts with. A mapping that matches no name, or two names that end up
+// the same, is an error.
+func applyRenames(sd *checkpoint.StateDict, renames []rename) (*checkpoint.StateDict, error) {
+	if len(renames) == 0 {
+		return sd, nil
+	}
+	used := make([]bool, len(renames))
+	out := &checkpoint.StateDict{}
+	from := map[string]string{}
+	for _, e := range sd.Entries {
+		name := e.Name
+		for i, r := range renames {
+			if strings.HasPrefix(name, r.old) {
+				name, used[i] = r.new+strings.TrimPrefix(name, r.old), true
+				break
+			}
+		}
+		if prev, dup := from[name]; dup {
+			return nil, fmt.Errorf("--rename makes %s and %s both %s", quote.Name(prev), quote.Name(e.Name), quote.Name(name))
+		}
+		from[name] = e.Name
+		out.Entries = append(out.Entries, checkpoint.Entry{Name: name, DType: e.DType, Tensor: e.Tensor})
+	}
+	for i, r := range renames {
+		if !used[i] {
+			return nil, fmt.Errorf("--rename %s: no name in the file starts with %s (or an earlier mapping took them)%s",
+				quote.Name(r.old+"="+r.new), quote.Name(r.old), fileNames(sd))
+		}
+	}
+	return out, nil
 }
 
 // guessSuffix points at the right architecture when the names say the

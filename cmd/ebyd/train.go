@@ -110,7 +110,7 @@ func trainFlags(f *pflag.FlagSet, cfg *run.TrainConfig) {
 	f.StringVar(&cfg.Dataset, "dataset", cfg.Dataset, "dataset: "+strings.Join(data.Names(), ", ")+" (cifar10 and imagefolder need --data-dir)")
 	f.Var(augmentFlag{&cfg.Augment}, "augment", "training augmentation: default (crop=4,flip for cifar10 and imagefolder, none for digits), none, or a list such as crop=4,flip")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "read the dataset's files from this directory instead of the default location")
-	f.StringVar(&cfg.Model, "model", cfg.Model, "architecture: mnistnet, resnet18, preactresnet18, vgg16 or mobilenetv2")
+	f.StringVar(&cfg.Model, "model", cfg.Model, "architecture: mnistnet, resnet18, preactresnet18, vgg16 or mobilenetv2 (or torchvision's resnet18-tv, vgg16-tv, vgg16bn-tv, mobilenetv2-tv)")
 	f.IntVar(&cfg.Width, "width", 0, "channels of the first layer, every later layer scales with it (0: the architecture's default, 32 for mnistnet, 64 for the ResNets); refused when the parameters pass "+memlimit.Help)
 	f.IntVar(&cfg.Epochs, "epochs", cfg.Epochs, fmt.Sprintf("passes over the training set (at most %d steps in all, epochs × steps per epoch)", run.MaxTrainSteps))
 	f.IntVar(&cfg.BatchSize, "batch-size", cfg.BatchSize, "images per training step")
