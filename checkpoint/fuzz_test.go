@@ -4,11 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The fuzz targets check that no input panics, hangs or asks for absurd
@@ -43,9 +45,18 @@ func checkWellFormed(t *testing.T, sd *StateDict) {
 	}
 }
 
+// hangGuard crashes the fuzzing process when one input runs longer than
+// limit: go test's fuzzer has no time limit per input, but it saves the
+// input that made a worker die, so a hang becomes a reproducer.
+func hangGuard(t *testing.T, limit time.Duration) {
+	timer := time.AfterFunc(limit, func() { panic(fmt.Sprintf("%s: one input ran over %v", t.Name(), limit)) })
+	t.Cleanup(func() { timer.Stop() })
+}
+
 func FuzzReadPT(f *testing.F) {
 	seedFiles(f, ".pt")
 	f.Fuzz(func(t *testing.T, data []byte) {
+		hangGuard(t, 10*time.Second)
 		sd, err := readPT(bytes.NewReader(data), int64(len(data)))
 		if err == nil {
 			checkWellFormed(t, sd)

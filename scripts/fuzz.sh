@@ -2,12 +2,15 @@
 # Runs every Go fuzz target of the module, one after the other, for a set
 # time each, and prints a table of executions at the end.
 #
-#   scripts/fuzz.sh [-t DURATION] [-p WORKERS] [-k] [PACKAGE...]
+#   scripts/fuzz.sh [-t DURATION] [-p WORKERS] [-m DURATION] [-k] [PACKAGE...]
 #
 #   -t DURATION  time per target, as go test -fuzztime takes it (10m, 60s,
 #                or 5000x for a count of executions); default $FUZZTIME or 10m
 #   -p WORKERS   fuzzing workers (go test -parallel); default $FUZZPARALLEL,
 #                else half the CPUs, at least 1 (1 on a 2-core machine)
+#   -m DURATION  time to minimise each new input (go test -fuzzminimizetime);
+#                default $FUZZMINIMIZETIME or 10s (Go's 60s default can
+#                spend a whole short run shrinking one zip-shaped input)
 #   -k           keep: copy what the fuzzer found interesting (its cache
 #                corpus) into each package's testdata/fuzz/FuzzName/
 #   PACKAGE...   the packages to fuzz (default ./...)
@@ -26,13 +29,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 fuzztime=${FUZZTIME:-10m}
+minimize=${FUZZMINIMIZETIME:-10s}
 cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 workers=${FUZZPARALLEL:-$((cpus / 2 > 0 ? cpus / 2 : 1))}
 keep=0
-while getopts 't:p:kh' opt; do
+while getopts 't:p:m:kh' opt; do
 	case $opt in
 	t) fuzztime=$OPTARG ;;
 	p) workers=$OPTARG ;;
+	m) minimize=$OPTARG ;;
 	k) keep=1 ;;
 	h)
 		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"
@@ -81,7 +86,7 @@ for t in "${targets[@]}"; do
 	dir=$(go list -f '{{.Dir}}' "$pkg")
 	echo "== $pkg $name"
 	status=ok
-	go test "$pkg" -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" -parallel "$workers" 2>&1 | tee "$log" || status=FAIL
+	go test "$pkg" -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" -parallel "$workers" 2>&1 | tee "$log" || status=FAIL
 	# The last progress line: "fuzz: elapsed: 1m0s, execs: 123 (2/sec), new interesting: 4 (total: 9)".
 	last=$(grep '^fuzz: elapsed:' "$log" | tail -n 1 || true)
 	execs=$(sed -n 's/.*execs: \([0-9]*\).*/\1/p' <<<"$last")
