@@ -4,11 +4,13 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The fuzz targets check that no input panics, hangs or asks for absurd
@@ -43,9 +45,18 @@ func checkWellFormed(t *testing.T, sd *StateDict) {
 	}
 }
 
+// hangGuard crashes the fuzzing process when one input runs longer than
+// limit: go test's fuzzer has no time limit per input, but it saves the
+// input that made a worker die, so a hang becomes a reproducer.
+func hangGuard(t *testing.T, limit time.Duration) {
+	timer := time.AfterFunc(limit, func() { panic(fmt.Sprintf("%s: one input ran over %v", t.Name(), limit)) })
+	t.Cleanup(func() { timer.Stop() })
+}
+
 func FuzzReadPT(f *testing.F) {
 	seedFiles(f, ".pt")
 	f.Fuzz(func(t *testing.T, data []byte) {
+		hangGuard(t, 10*time.Second)
 		sd, err := readPT(bytes.NewReader(data), int64(len(data)))
 		if err == nil {
 			checkWellFormed(t, sd)
@@ -132,5 +143,42 @@ func FuzzUnpickle(f *testing.F) {
 		if err == nil {
 			checkWellFormed(t, sd)
 		}
+	})
+}
+
+// FuzzSafetensorsHeader mutates the JSON header alone, framed with its
+// right length and followed by dataLen zero bytes: in FuzzReadSafetensors
+// most mutations break the 8-byte length first, and the records, offsets,
+// shapes and __metadata__ are rarely reached.
+func FuzzSafetensorsHeader(f *testing.F) {
+	paths, _ := filepath.Glob("testdata/*.safetensors")
+	paths = append(paths, "../models/testdata/parity_mnistnet.safetensors")
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil || len(b) < 8 {
+			continue
+		}
+		n := binary.LittleEndian.Uint64(b)
+		if n > uint64(len(b)-8) {
+			continue
+		}
+		f.Add(string(b[8:8+n]), uint32(len(b)-8-int(n)))
+	}
+	f.Add(`{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"b":{"dtype":"BF16","shape":[],"data_offsets":[4,6]}}`, uint32(6))
+	f.Add(`{"__metadata__":{"k":"v"},"x":{"dtype":"F64","shape":[0],"data_offsets":[0,0]}}`, uint32(0))
+	f.Add(`{"a":{"dtype":"F32","shape":[4611686018427387904,4],"data_offsets":[0,0]}}`, uint32(0))
+	f.Fuzz(func(t *testing.T, header string, dataLen uint32) {
+		dataLen %= 1 << 16
+		b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
+		b = append(b, header...)
+		b = append(b, make([]byte, dataLen)...)
+		sd, _, err := readSafetensors(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			if err.Error() == "" {
+				t.Fatal("an error with no message")
+			}
+			return
+		}
+		checkWellFormed(t, sd)
 	})
 }

@@ -256,6 +256,11 @@ func decodeImageFile(dst []uint8, path string, ref imageRef) error {
 	if err != nil {
 		return fmt.Errorf("data: imagefolder: %w", err)
 	}
+	return decodeImage(dst, path, b, ref)
+}
+
+// decodeImage is decodeImageFile on the file's bytes b.
+func decodeImage(dst []uint8, path string, b []byte, ref imageRef) error {
 	decode, _, err := imageFormat(path, b)
 	if err != nil {
 		return err

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -58,7 +61,9 @@ func DefaultPipeline() PipelineConfig {
 
 // ParsePipeline reads a pipeline config in YAML (or JSON, a subset of it)
 // over DefaultPipeline: keys it leaves out keep their defaults. The keys
-// are those of PipelineConfig's JSON form; an unknown key is an error.
+// are those of PipelineConfig's JSON form, matched exactly (case
+// included); an unknown key is an error. An explicit null train.attack
+// trains a clean suspect.
 func ParsePipeline(b []byte) (PipelineConfig, error) {
 	cfg := DefaultPipeline()
 	var tree any
@@ -71,6 +76,11 @@ func ParsePipeline(b []byte) (PipelineConfig, error) {
 	if _, ok := tree.(map[string]any); !ok {
 		return cfg, errors.New("the config must be a mapping of keys (train, expose, remove, ...)")
 	}
+	// encoding/json matches keys without regard to case ("Train" would be
+	// train); a config's keys are matched exactly.
+	if err := checkKeys("", tree, reflect.TypeFor[PipelineConfig]()); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
 	js, err := json.Marshal(tree)
 	if err != nil {
 		return cfg, fmt.Errorf("config: %w", err)
@@ -81,6 +91,61 @@ func ParsePipeline(b []byte) (PipelineConfig, error) {
 		return cfg, fmt.Errorf("config: %w", err)
 	}
 	return cfg, nil
+}
+
+// checkKeys reports the first key of the decoded YAML tree v (in sorted
+// order) that is not, spelled exactly, the JSON name of a field of the
+// struct type t where v is a mapping for one. Values that decode
+// themselves (json.RawMessage params) are not looked into.
+func checkKeys(path string, v any, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Implements(reflect.TypeFor[json.Unmarshaler]()) || reflect.PointerTo(t).Implements(reflect.TypeFor[json.Unmarshaler]()) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil // json reports the wrong type
+		}
+		fields := map[string]reflect.Type{}
+		for f := range t.Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.IsExported() && name != "-" {
+				if name == "" {
+					name = f.Name
+				}
+				fields[name] = f.Type
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			ft, ok := fields[k]
+			if !ok {
+				return fmt.Errorf("unknown field %q%s (keys are matched exactly, case included)", k, where(path))
+			}
+			if err := checkKeys(path+"."+k, m[k], ft); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if s, ok := v.([]any); ok {
+			for i, e := range s {
+				if err := checkKeys(fmt.Sprintf("%s[%d]", path, i), e, t.Elem()); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func where(path string) string {
+	if path == "" {
+		return ""
+	}
+	return " in " + strings.TrimPrefix(path, ".")
 }
 
 // PipelineFile is the summary a pipeline writes into its folder.

@@ -34,6 +34,14 @@ func TestParsePipeline(t *testing.T) {
 		cfg.Remove.Name != "ft" || string(cfg.Remove.Params) != `{"epochs":2}` || cfg.DefenseSize != DefaultDefenseSize {
 		t.Errorf("partial config: %+v", cfg)
 	}
+	// A method's params are its own: their keys are not checked here.
+	if cfg, err = ParsePipeline([]byte("expose: {method: cul, params: {LR: 1}}\n")); err != nil || string(cfg.Expose.Params) != `{"LR":1}` {
+		t.Errorf("params: %s, %v", cfg.Expose.Params, err)
+	}
+	// An explicit null attack trains a clean suspect.
+	if cfg, err = ParsePipeline([]byte("train: {attack: null}\n")); err != nil || cfg.Train.Attack != nil {
+		t.Errorf("attack: null gave %+v, %v", cfg.Train.Attack, err)
+	}
 	if cfg, err = ParsePipeline(nil); err != nil || !reflect.DeepEqual(cfg, def) {
 		t.Errorf("empty config: %+v, %v", cfg, err)
 	}
@@ -43,6 +51,11 @@ func TestParsePipeline(t *testing.T) {
 		{"train: {epochs: many}\n", "epochs"},
 		{"- a\n- b\n", "mapping"},
 		{"train: [\n", "not valid YAML"},
+		// Found by FuzzParsePipeline: encoding/json matched keys whatever
+		// their case, so these were taken for train and attack.
+		{"Train: {}\n", `unknown field "Train" (keys are matched exactly`},
+		{"train:\n  AttACk:\n", `unknown field "AttACk" in train`},
+		{"train: {attack: {Name: blend}}\n", `unknown field "Name" in train.attack`},
 	} {
 		if _, err := ParsePipeline([]byte(c.yaml)); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want one mentioning %q", c.yaml, err, c.want)
