@@ -60,21 +60,26 @@ func newResNet18(c Config, r *rand.Rand) nn.Module {
 	m := &ResNet18{}
 	m.Conv1 = nn.AddChild(&m.Base, "conv1", conv3(c.InChannels, w, 1, r))
 	m.BN1 = nn.AddChild(&m.Base, "bn1", nn.NewBatchNorm2d(w))
-	m.Layers = stages(&m.Base, w, func(in, planes, stride int) nn.Module {
-		b := &BasicBlock{}
-		b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
-		b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(planes))
-		b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
-		b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
-		b.Shortcut = nn.AddChild(&b.Base, "shortcut", &nn.Sequential{})
-		if stride != 1 || in != planes {
-			b.Shortcut.Append(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r))
-			b.Shortcut.Append(nn.NewBatchNorm2d(planes))
-		}
-		return b
-	})
+	m.Layers = stages(&m.Base, w, func(in, planes, stride int) nn.Module { return basicBlock(in, planes, stride, "shortcut", r) })
 	m.Linear = nn.AddChild(&m.Base, "linear", nn.NewLinear(8*w, c.NumClasses, true, r))
 	return m
+}
+
+// basicBlock is ResNet's two 3×3 convolutions with a projection shortcut
+// (named shortcut, as kuangliu's, or downsample, as torchvision's) when the
+// shape changes.
+func basicBlock(in, planes, stride int, shortcut string, r *rand.Rand) *BasicBlock {
+	b := &BasicBlock{}
+	b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
+	b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(planes))
+	b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
+	b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
+	b.Shortcut = nn.AddChild(&b.Base, shortcut, &nn.Sequential{})
+	if stride != 1 || in != planes {
+		b.Shortcut.Append(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r))
+		b.Shortcut.Append(nn.NewBatchNorm2d(planes))
+	}
+	return b
 }
 
 func (b *BasicBlock) Forward(x *ag.Var) *ag.Var {
@@ -183,19 +188,7 @@ func newTVResNet18(c Config, r *rand.Rand) nn.Module {
 	m.Conv1 = nn.AddChild(&m.Base, "conv1", nn.NewConv2d(c.InChannels, w, 7, ag.ConvOpts{Stride: 2, Padding: 3}, false, r))
 	m.BN1 = nn.AddChild(&m.Base, "bn1", nn.NewBatchNorm2d(w))
 	m.MaxPool = nn.AddChild(&m.Base, "maxpool", &nn.MaxPool2d{Kernel: 3, Stride: 2, Padding: 1})
-	m.Layers = stages(&m.Base, w, func(in, planes, stride int) nn.Module {
-		b := &BasicBlock{}
-		b.Conv1 = nn.AddChild(&b.Base, "conv1", conv3(in, planes, stride, r))
-		b.BN1 = nn.AddChild(&b.Base, "bn1", nn.NewBatchNorm2d(planes))
-		b.Conv2 = nn.AddChild(&b.Base, "conv2", conv3(planes, planes, 1, r))
-		b.BN2 = nn.AddChild(&b.Base, "bn2", nn.NewBatchNorm2d(planes))
-		b.Shortcut = nn.AddChild(&b.Base, "downsample", &nn.Sequential{})
-		if stride != 1 || in != planes {
-			b.Shortcut.Append(nn.NewConv2d(in, planes, 1, ag.ConvOpts{Stride: stride}, false, r))
-			b.Shortcut.Append(nn.NewBatchNorm2d(planes))
-		}
-		return b
-	})
+	m.Layers = stages(&m.Base, w, func(in, planes, stride int) nn.Module { return basicBlock(in, planes, stride, "downsample", r) })
 	m.FC = nn.AddChild(&m.Base, "fc", nn.NewLinear(8*w, c.NumClasses, true, r))
 	return m
 }
