@@ -29,8 +29,9 @@ func init() {
 	}, build: newVGG16, params: vgg16Params})
 }
 
-func newVGG16(c Config, r *rand.Rand) nn.Module {
-	m := &VGG16{}
+// vgg16Features is VGG-16's convolution stack (with BatchNorm when bn),
+// its channels scaled by width/64, and the channels it ends with.
+func vgg16Features(c Config, bn bool, r *rand.Rand) (*nn.Sequential, int) {
 	f := &nn.Sequential{}
 	in := c.InChannels
 	for _, v := range vgg16Cfg {
@@ -40,10 +41,18 @@ func newVGG16(c Config, r *rand.Rand) nn.Module {
 		}
 		out := v * c.Width / 64
 		f.Append(nn.NewConv2d(in, out, 3, ag.ConvOpts{Padding: 1}, true, r))
-		f.Append(nn.NewBatchNorm2d(out))
+		if bn {
+			f.Append(nn.NewBatchNorm2d(out))
+		}
 		f.Append(&nn.ReLU{})
 		in = out
 	}
+	return f, in
+}
+
+func newVGG16(c Config, r *rand.Rand) nn.Module {
+	m := &VGG16{}
+	f, in := vgg16Features(c, true, r)
 	f.Append(&nn.AvgPool2d{Kernel: 1, Stride: 1})
 	m.Features = nn.AddChild(&m.Base, "features", f)
 	side := c.InputSize / 32

@@ -33,21 +33,7 @@ func init() {
 
 func newTVVGG16(c Config, bn bool, r *rand.Rand) nn.Module {
 	m := &TVVGG16{}
-	f := &nn.Sequential{}
-	in := c.InChannels
-	for _, v := range vgg16Cfg {
-		if v == 0 {
-			f.Append(&nn.MaxPool2d{Kernel: 2, Stride: 2})
-			continue
-		}
-		out := v * c.Width / 64
-		f.Append(nn.NewConv2d(in, out, 3, ag.ConvOpts{Padding: 1}, true, r))
-		if bn {
-			f.Append(nn.NewBatchNorm2d(out))
-		}
-		f.Append(&nn.ReLU{})
-		in = out
-	}
+	f, in := vgg16Features(c, bn, r)
 	m.Features = nn.AddChild(&m.Base, "features", f)
 	hidden := 4096 * c.Width / 64
 	drop := func(seed uint64) *nn.Dropout { return &nn.Dropout{P: 0.5, Rng: rand.New(rand.NewPCG(c.Seed, seed))} }
