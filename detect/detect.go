@@ -50,7 +50,7 @@ type Result struct {
 	Threshold  float64 `json:"threshold"`
 	Backdoored bool    `json:"backdoored"`
 
-	// Confidence, for label, is the target's class share.
+	// Confidence, for label, is the target's class share; for scan, 1 − p.
 	Confidence *float64 `json:"confidence,omitempty"`
 	// ClassShare is the fraction of the defense images the model assigns
 	// to each class, for the methods that read it (label, model).
@@ -63,6 +63,7 @@ type Result struct {
 	Anomaly  *Anomaly      `json:"anomaly,omitempty"`
 	Gap      *CandidateGap `json:"gap,omitempty"`
 	MMBD     *MMBDResult   `json:"mmbd,omitempty"`
+	Scan     *ScanResult   `json:"scan,omitempty"`
 }
 
 // decided is a Result that decides.

@@ -165,7 +165,7 @@ func TestRegistry(t *testing.T) {
 		t.Errorf("nc with epochs 2: %+v, %v", d, err)
 	}
 	for _, c := range []struct{ name, params, want string }{
-		{"neural-cleanse", "", `unknown detection method "neural-cleanse" (known: cd, label, mmbd, model, nc, strip)`},
+		{"neural-cleanse", "", `unknown detection method "neural-cleanse" (known: cd, label, mmbd, model, nc, scan, strip)`},
 		{"nc", `{"epochs": 0}`, "nc: 0 epochs"},
 		{"nc", `{"epoch": 3}`, `unknown field "epoch"`},
 		{"strip", `{"n": 0}`, "strip"},
@@ -227,5 +227,40 @@ func TestCandidateGap(t *testing.T) {
 	}
 	if _, err := nc.Gap([]*Trigger{tr(1, 3, true)}); err == nil {
 		t.Error("gap of one trigger: no error")
+	}
+}
+
+func TestScanPValue(t *testing.T) {
+	s := NewScan()
+	if p := s.PValue(math.Exp(ScanNullMean)); math.Abs(p-0.5) > 1e-9 {
+		t.Errorf("p at the null's centre = %g; want 0.5", p)
+	}
+	// The calibration models themselves are not flagged, and the
+	// backdoored models' ratios of the calibration pool (0.10–0.46) are.
+	for _, r := range []float64{0.755, 0.711, 0.709, 0.642, 0.730, 0.814} {
+		if p := s.PValue(r); p <= s.Alpha {
+			t.Errorf("clean calibration ratio %.3f: p = %.3g ≤ alpha", r, p)
+		}
+	}
+	for _, r := range []float64{0.107, 0.265, 0.462} {
+		if p := s.PValue(r); p > s.Alpha {
+			t.Errorf("backdoored calibration ratio %.3f: p = %.3g > alpha", r, p)
+		}
+	}
+	prev := 0.0
+	for r := 0.05; r < 1.5; r += 0.05 {
+		p := s.PValue(r)
+		if p < prev {
+			t.Fatalf("p not monotone at ratio %.2f", r)
+		}
+		prev = p
+	}
+	if s.PValue(0) != 0 {
+		t.Error("ratio 0: want p 0")
+	}
+	bad := NewScan()
+	bad.NullStd = 0
+	if bad.Validate() == nil {
+		t.Error("null std 0 accepted")
 	}
 }

@@ -12,9 +12,8 @@ import (
 )
 
 // Chain is EBYD's defence of one suspect run, its stages in their one
-// order: expose the suspect's model, then recover triggers on the suspect
-// for the exposure's most likely targets (targeted Neural Cleanse), which
-// names the target and decides whether the model is backdoored, then
+// order: expose the suspect's model, then decide on the suspect whether it
+// is backdoored and name the target with its trigger (Decision), then
 // remove the backdoor with the exposed model and the recovered trigger.
 // ebyd pipeline and the detection and removal benchmarks all run it. Each
 // stage writes a run folder under Dir: ChainExposed, ChainDetect, and the
@@ -23,6 +22,10 @@ type Chain struct {
 	Suspect string // the suspect run folder
 	Dir     string
 	Expose  Method // "" method: expose.Default
+	// Decision is DecisionScan ("" too), the verdict of ebyd scan, or
+	// DecisionGap, Neural Cleanse over the exposure's first Candidates
+	// labels decided by their gap.
+	Decision string
 	// Candidates is how many of the exposure's labels get a trigger (0:
 	// DefaultCandidates); NC overrides Neural Cleanse's parameters.
 	Candidates int
@@ -44,6 +47,12 @@ func (c *Chain) stage(name string) {
 		c.Stage(name)
 	}
 }
+
+// A Chain's decisions.
+const (
+	DecisionScan = "scan"
+	DecisionGap  = "gap"
+)
 
 // The run folders a chain writes under its Dir.
 const (
@@ -77,6 +86,14 @@ func (c *Chain) Detect(ctx context.Context, opts Options) (*ExposeResult, *Detec
 	}
 	c.stage("detect")
 	cfg := DetectConfig{Run: c.Suspect, Exposed: c.Exposed(), Method: "nc", Candidates: c.Candidates, Params: c.NC}
+	switch c.Decision {
+	case "", DecisionScan:
+		// Every label on the suspect, with the exposure's defense images.
+		cfg = DetectConfig{Run: c.Suspect, Exposed: c.Exposed(), On: "suspect", Method: "scan", Params: c.NC}
+	case DecisionGap:
+	default:
+		return nil, nil, fmt.Errorf("unknown decision %q (known: %s, %s)", c.Decision, DecisionScan, DecisionGap)
+	}
 	det, err := Detect(ctx, cfg, c.sub(opts, ChainDetect))
 	if err != nil {
 		return nil, nil, fmt.Errorf("detect: %w", err)

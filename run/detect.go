@@ -102,6 +102,7 @@ type DetectResult struct {
 
 	NC      *NCDetection       `json:"nc,omitempty"`
 	MMBD    *detect.MMBDResult `json:"mmbd,omitempty"`
+	Scan    *detect.ScanResult `json:"scan,omitempty"`
 	Samples *SampleDetection   `json:"samples,omitempty"`
 
 	// The evaluator's side: the suspect's planted backdoor (absent for a
@@ -308,7 +309,7 @@ func (res *DetectResult) record(r *detect.Result) {
 		b, s, th := r.Backdoored, r.Score, r.Threshold
 		res.Backdoored, res.Score, res.Threshold = &b, &s, &th
 	}
-	res.Confidence, res.MMBD = r.Confidence, r.MMBD
+	res.Confidence, res.MMBD, res.Scan = r.Confidence, r.MMBD, r.Scan
 	if r.ClassShare != nil {
 		res.ClassShare = r.ClassShare
 	}

@@ -249,3 +249,51 @@ func TestMMBDOnPlantedModel(t *testing.T) {
 		t.Errorf("MMBD repeats differently: %v then %v", r.Margins, r2.Margins)
 	}
 }
+
+// cleanBandNet is bandNet without its backdoor.
+func cleanBandNet() *bandNet {
+	m := newBandNet()
+	for r := 10; r < 12; r++ {
+		for col := 10; col < 12; col++ {
+			m.FC.Weight.Value.Data[r*bandSide+col] = 0
+		}
+	}
+	return m
+}
+
+func TestScanOnPlantedAndCleanModels(t *testing.T) {
+	def := bandDefense(t)
+	for _, tc := range []struct {
+		name       string
+		m          nn.Module
+		backdoored bool
+	}{{"planted", newBandNet(), true}, {"clean", cleanBandNet(), false}} {
+		s := detect.NewScan()
+		s.NC.Epochs = 10
+		r, err := s.Detect(context.Background(), tc.m, def, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: ratio %.3f, p %.3g, %d rounds, norms %.1f", tc.name, r.Scan.Ratio, r.Scan.PValue, r.Scan.Rounds, r.Scan.L1)
+		if r.Backdoored != tc.backdoored || (tc.backdoored && r.Target != 0) {
+			t.Errorf("%s: backdoored %v, target %d; want %v (target 0)", tc.name, r.Backdoored, r.Target, tc.backdoored)
+		}
+		if tc.backdoored && r.Scan.Rounds != 1 {
+			t.Errorf("%s: %d rounds for clear evidence; want 1", tc.name, r.Scan.Rounds)
+		}
+		if len(r.Triggers) != bandClasses || r.Confidence == nil {
+			t.Errorf("%s: %d triggers, confidence %v", tc.name, len(r.Triggers), r.Confidence)
+		}
+	}
+
+	// Ambiguous evidence (every p between Alpha and Grey) runs every round.
+	s := detect.NewScan()
+	s.NC.Epochs, s.Alpha, s.Grey, s.Rounds = 2, 1e-12, 0.999999, 2
+	r, err := s.Detect(context.Background(), cleanBandNet(), def, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Scan.Rounds != 2 || !r.Scan.Ambiguous {
+		t.Errorf("ambiguous scan ran %d rounds (ambiguous %v); want 2, still ambiguous", r.Scan.Rounds, r.Scan.Ambiguous)
+	}
+}

@@ -185,7 +185,7 @@ func (cfg *DetectBenchConfig) suspect(ctx context.Context, f *Folder, name, dir 
 	if cfg.NCEpochs > 0 {
 		nc = json.RawMessage(fmt.Sprintf(`{"epochs": %d}`, cfg.NCEpochs))
 	}
-	chain := &Chain{Suspect: f.Dir, Dir: dir, Expose: Method{Name: cfg.Expose, Params: cfg.ExposeParams}, Candidates: cfg.Candidates,
+	chain := &Chain{Suspect: f.Dir, Dir: dir, Expose: Method{Name: cfg.Expose, Params: cfg.ExposeParams}, Decision: DecisionGap, Candidates: cfg.Candidates,
 		NC: nc, DefenseSize: cfg.DefenseSize, DefenseSeed: cfg.DefenseSeed}
 	ex, t, err := chain.Detect(ctx, opts)
 	if err != nil {

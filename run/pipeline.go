@@ -34,8 +34,10 @@ type PipelineConfig struct {
 	DefenseSize int    `json:"defense_size"`
 	DefenseSeed uint64 `json:"defense_seed"`
 	Expose      Method `json:"expose"` // "" method: expose.Default
-	// Candidates is how many of the exposure's labels get a trigger (0:
-	// DefaultCandidates).
+	// Decision is how the model is judged (Chain.Decision): scan, ebyd
+	// scan's verdict over every label, or gap, Neural Cleanse over the
+	// exposure's first Candidates labels (0: DefaultCandidates).
+	Decision   string `json:"decision"`
 	Candidates int    `json:"candidates"`
 	Remove     Method `json:"remove"` // "" method: remove.Default
 	// RemoveAlways removes even when detection finds no backdoor (by
@@ -51,12 +53,12 @@ type Method struct {
 
 // DefaultPipeline is what ebyd pipeline runs without a config: a BadNets
 // model (all2one, target 0, 10% poisoned) of the default MNIST recipe,
-// exposed with cul, three candidates, ebyd-rnp.
+// exposed with cul, decided by scan, ebyd-rnp.
 func DefaultPipeline() PipelineConfig {
 	t := DefaultTrainConfig()
 	t.Attack = &AttackConfig{Name: "badnets", Mode: attack.All2One, Target: 0, Rate: DefaultPoisonRate}
 	return PipelineConfig{Train: t, DefenseSize: DefaultDefenseSize, DefenseSeed: 1,
-		Expose: Method{Name: "cul"}, Candidates: DefaultCandidates, Remove: Method{Name: "ebyd-rnp"}}
+		Expose: Method{Name: "cul"}, Decision: DecisionScan, Candidates: DefaultCandidates, Remove: Method{Name: "ebyd-rnp"}}
 }
 
 // ParsePipeline reads a pipeline config in YAML (or JSON, a subset of it)
@@ -164,15 +166,19 @@ type PipelineResult struct {
 	Suspect string         `json:"suspect"`
 	Reused  bool           `json:"reused_suspect"` // the suspect was trained by an earlier pipeline
 	// What the defender found.
-	PredictedTarget int     `json:"predicted_target"`
-	Candidates      []int   `json:"candidates"`
-	Gap             float64 `json:"gap"`
-	Backdoored      bool    `json:"backdoored"`
-	MaskL1          float64 `json:"mask_l1"`
-	TriggerImage    string  `json:"trigger_image"`
-	Removed         bool    `json:"removed"`
-	Pruned          int     `json:"pruned,omitempty"`
-	Gated           int     `json:"gated_channels,omitempty"`
+	PredictedTarget int `json:"predicted_target"`
+	// The decision's evidence: gap's candidates and gap, scan's p-value
+	// and norm ratio (smallest mask over the median).
+	Candidates   []int    `json:"candidates,omitempty"`
+	Gap          float64  `json:"gap,omitempty"`
+	PValue       *float64 `json:"p_value,omitempty"`
+	NormRatio    float64  `json:"norm_ratio,omitempty"`
+	Backdoored   bool     `json:"backdoored"`
+	MaskL1       float64  `json:"mask_l1"`
+	TriggerImage string   `json:"trigger_image"`
+	Removed      bool     `json:"removed"`
+	Pruned       int      `json:"pruned,omitempty"`
+	Gated        int      `json:"gated_channels,omitempty"`
 	// What the evaluator measured: the suspect's planted backdoor and the
 	// cleaned model (CleanAcc/ASR equal the initial ones when nothing was
 	// removed).
@@ -217,6 +223,9 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, opts Options) (*PipelineR
 		return o
 	}
 	// Check what can be checked before training.
+	if d := cfg.Decision; d != "" && d != DecisionScan && d != DecisionGap {
+		return nil, fmt.Errorf("decision %q: want %s or %s", d, DecisionScan, DecisionGap)
+	}
 	if cfg.Suspect == "" {
 		if err := cfg.Train.resolve(); err != nil {
 			return nil, fmt.Errorf("train: %w", err)
@@ -253,7 +262,7 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, opts Options) (*PipelineR
 		res.Attack, res.InitialASR, res.ASR = own.Name, &asr, &asr
 	}
 
-	chain := &Chain{Suspect: res.Suspect, Dir: opts.Out, Expose: cfg.Expose, Candidates: cfg.Candidates,
+	chain := &Chain{Suspect: res.Suspect, Dir: opts.Out, Expose: cfg.Expose, Decision: cfg.Decision, Candidates: cfg.Candidates,
 		DefenseSize: cfg.DefenseSize, DefenseSeed: cfg.DefenseSeed,
 		Stage: stage}
 	ex, det, err := chain.Detect(ctx, opts)
@@ -262,13 +271,18 @@ func Pipeline(ctx context.Context, cfg PipelineConfig, opts Options) (*PipelineR
 	}
 	res.Stages = append(res.Stages, StageTime{"expose", ex.Seconds}, StageTime{"detect", det.Seconds})
 	res.PredictedTarget = *det.PredictedTarget
-	res.Candidates = det.NC.Labels
+	if sc := det.Scan; sc != nil {
+		p := sc.PValue
+		res.PValue, res.NormRatio = &p, sc.Ratio
+	} else {
+		res.Candidates = det.NC.Labels
+		if det.Score != nil {
+			res.Gap = *det.Score
+		}
+	}
 	res.TrueTarget, res.TargetCorrect = det.TrueTarget, det.TargetCorrect
 	// One candidate decides nothing: go on as if backdoored.
 	res.Backdoored = det.Backdoored == nil || *det.Backdoored
-	if det.Score != nil {
-		res.Gap = *det.Score
-	}
 	for _, t := range det.NC.Triggers {
 		if t.Label == res.PredictedTarget {
 			res.MaskL1 = t.L1

@@ -148,7 +148,7 @@ func (cfg *RemoveBenchConfig) suspect(ctx context.Context, f *Folder, name, dir 
 	}
 	// The exposure and the recovered trigger: a detection benchmark's, or
 	// made here once.
-	chain := &Chain{Suspect: f.Dir, Dir: dir, DefenseSize: cfg.DefenseSize, DefenseSeed: cfg.DefenseSeed, Reuse: !opts.Force}
+	chain := &Chain{Suspect: f.Dir, Dir: dir, Decision: DecisionGap, DefenseSize: cfg.DefenseSize, DefenseSeed: cfg.DefenseSeed, Reuse: !opts.Force}
 	if cfg.Detection != "" {
 		chain.Dir, chain.Reuse = filepath.Join(cfg.Detection, name), true
 		if err := chain.Done(); err != nil {

@@ -87,6 +87,9 @@ func reportPipeline(c *cobra.Command, g *globals, res *run.PipelineResult) error
 		rows = append(rows, row{"planted", truth})
 	}
 	det := fmt.Sprintf("%d (candidates %v, gap %.2f)", res.PredictedTarget, res.Candidates, res.Gap)
+	if res.PValue != nil {
+		det = fmt.Sprintf("%d (smallest mask / median %.3f, p = %.2g)", res.PredictedTarget, res.NormRatio, *res.PValue)
+	}
 	if res.TargetCorrect != nil {
 		if *res.TargetCorrect {
 			det += "  correct"

@@ -34,7 +34,7 @@ func TestPipeline(t *testing.T) {
 	out := filepath.Join(tmp, "p")
 	res := ok(t, "pipeline", "--config", cfg, "--out", out)
 	if res["attack"] != "badnets" || res["true_target"] != 2.0 || res["removed"] != true || res["asr"] == nil || res["clean_acc"] == nil ||
-		len(res["candidates"].([]any)) != run.DefaultCandidates || len(res["stages"].([]any)) != 4 || res["reused_suspect"] != false {
+		res["p_value"] == nil || res["norm_ratio"] == nil || len(res["stages"].([]any)) != 4 || res["reused_suspect"] != false {
 		t.Errorf("pipeline: %v", res)
 	}
 	for _, d := range []string{run.PipelineSuspect, run.ChainExposed, run.ChainDetect, run.PipelineRemoved} {
@@ -51,6 +51,14 @@ func TestPipeline(t *testing.T) {
 	res = ok(t, "pipeline", "--config", cfg, "--out", out)
 	if res["reused_suspect"] != true {
 		t.Errorf("second pipeline retrained the suspect: %v", res)
+	}
+
+	// The gap decision: Neural Cleanse over the exposure's candidates.
+	gap := filepath.Join(tmp, "gap.yaml")
+	os.WriteFile(gap, []byte(tinyPipeline+"decision: gap\n"), 0o644)
+	res = ok(t, "pipeline", "--config", gap, "--out", out)
+	if len(res["candidates"].([]any)) != run.DefaultCandidates || res["p_value"] != nil {
+		t.Errorf("gap pipeline: %v", res)
 	}
 
 	bad := filepath.Join(tmp, "bad.yaml")
