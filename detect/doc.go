@@ -14,6 +14,8 @@
 //	       over every label, or (EBYD) over an exposure's few candidates,
 //	       decided by the gap between the two smallest masks (CandidateGap)
 //	mmbd   MMBD: maximum-margin statistic per class, Gamma-null p-value
+//	scan   Scan: ebyd scan's verdict, NC over every label scored by the norm
+//	       ratio's p-value against clean models, more rounds when ambiguous
 //	strip  STRIP: entropy of an input blended with clean images (per sample)
 //	cd     CognitiveDistillation: L1 norm of the input's distilled mask (per sample)
 //

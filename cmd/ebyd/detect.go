@@ -38,6 +38,9 @@ Methods:
          (backdoored from 2). Runs on the suspect model
   mmbd   maximum-margin statistic per class; backdoored when the p-value of
          the largest is at most 0.05 (the score is 1 − p)
+  scan   ebyd scan's verdict: nc over every label on the suspect, the norm
+         ratio (smallest mask over the median) against clean models;
+         backdoored when its p-value is at most 0.01 (the score is −log10 p)
   strip  per-input entropy under blending with defense images
   cd     per-input L1 norm of the Cognitive Distillation mask
 
